@@ -16,6 +16,8 @@ export interface EvaluationContext {
   group: string;
   version: string;
   kind: string;
+  /** The resource, such as `pods`; CONNECT requests carry an options kind, so match them by resource. */
+  resource: string;
   /** `''` when the request is for the object itself. */
   subResource: string;
   /** From `request.namespace`; `''` for cluster-scoped objects. */

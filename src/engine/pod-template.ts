@@ -30,6 +30,27 @@ export function isPodOrWorkload(group: string, kind: string): boolean {
   return (group === 'apps' || group === 'batch') && kind in templatePaths;
 }
 
+/**
+ * True for a Pod CREATE and for a workload CREATE or UPDATE on the object itself.
+ * A Pod's spec is immutable after creation (bar a few fields), so checking Pod
+ * UPDATEs would only block metadata changes, such as a controller removing a
+ * finalizer, on pods that were admitted before.
+ */
+export function isPodCreateOrWorkloadWrite(ctx: {
+  group: string;
+  kind: string;
+  operation: string;
+  subResource: string;
+}): boolean {
+  if (ctx.subResource !== '' || !isPodOrWorkload(ctx.group, ctx.kind)) {
+    return false;
+  }
+  if (ctx.kind === 'Pod') {
+    return ctx.operation === 'CREATE';
+  }
+  return ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
+}
+
 /** Prefixes a field path with the template path: `fieldPath(shape, 'spec.hostNetwork')`. */
 export function fieldPath(shape: PodShape, field: string): string {
   return shape.path === '' ? field : `${shape.path}.${field}`;

@@ -34,6 +34,7 @@ export function contextFromRequest(
     group: request.kind.group,
     version: request.kind.version,
     kind: request.kind.kind,
+    resource: request.resource.resource,
     subResource: request.subResource ?? '',
     namespace: request.namespace ?? '',
     name,

@@ -1,5 +1,5 @@
 import { isPhiNamespace, objectRef } from '../../engine/context.js';
-import { fieldPath, isPodOrWorkload, podShapeOf } from '../../engine/pod-template.js';
+import { fieldPath, isPodCreateOrWorkloadWrite, podShapeOf } from '../../engine/pod-template.js';
 import type { Rule } from '../rule.js';
 
 /**
@@ -14,10 +14,7 @@ export const podHostNetwork: Rule = {
   summary: 'Pods and pod templates in PHI namespaces must not use the host network, which bypasses the proxy.',
   stages: ['validate', 'offline'],
 
-  matches: (ctx) =>
-    isPodOrWorkload(ctx.group, ctx.kind) &&
-    ctx.subResource === '' &&
-    (ctx.operation === 'CREATE' || ctx.operation === 'UPDATE'),
+  matches: isPodCreateOrWorkloadWrite,
 
   check(ctx) {
     if (!isPhiNamespace(ctx)) {
