@@ -22,6 +22,8 @@ export interface Decision {
   patch: PatchOperation[];
   /** Set for `error` decisions: why the review could not be evaluated. */
   errorMessage?: string;
+  /** A bug in the guard that caused an `error` decision; logged, never recorded. */
+  internalError?: unknown;
 }
 
 /** Request metadata that a decision record keeps. It never holds object bodies. */

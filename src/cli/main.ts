@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { GuardError } from '../errors.js';
+import { checkUsage, runCheck } from './check.js';
+import { recordsUsage, runRecords } from './records.js';
+import { runServe, serveUsage } from './serve.js';
+import { UsageError } from './usage-error.js';
+
+const usage = `Usage: phi-mesh-guard COMMAND [options]
+
+Commands:
+  serve            run the admission webhook over HTTPS (what npm start runs)
+  check -f PATH    evaluate manifests offline; exit 1 when enforce mode would deny
+  records verify   verify decision record hash chains
+
+Run "phi-mesh-guard COMMAND --help" for a command's options.
+`;
+
+const commands: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
+  serve: { run: runServe, usage: serveUsage },
+  check: { run: runCheck, usage: checkUsage },
+  records: { run: runRecords, usage: recordsUsage },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${manifest.version}\n`);
+    return 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`phi-mesh-guard: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      process.stderr.write(`phi-mesh-guard ${name}: ${(error as Error).message}\n\n${command.usage}`);
+      return 2;
+    }
+    if (error instanceof GuardError) {
+      process.stderr.write(`phi-mesh-guard ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    process.stderr.write(`phi-mesh-guard: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

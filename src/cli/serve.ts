@@ -1,0 +1,111 @@
+import { createServer } from 'node:https';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { StaticClusterView } from '../cluster/static-view.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { readManifests } from '../manifest/read.js';
+import { DecisionRecorder } from '../records/recorder.js';
+import { rules } from '../rules/catalog.js';
+import { createApp } from '../server/app.js';
+import { loadServingCertificate } from '../tls/serving-certificate.js';
+
+export const serveUsage = `Usage: phi-mesh-guard serve [options]
+
+Serves the admission webhook over HTTPS: POST /mutate, POST /validate, GET /healthz, GET /readyz.
+
+Options:
+  --config FILE            configuration file (YAML or JSON); defaults serve a local run
+  --port N                 HTTPS port (default 8443)
+  --cert-dir DIR           folder for the development certificate (default certs)
+  --cluster-state PATH     Namespace and PeerAuthentication manifests that form the
+                           cluster view (file, folder or -; repeatable)
+  --records FILE           decision record file (default records/decisions.jsonl)
+  --mode enforce|dry-run   default mode for namespaces without a mode label
+  --log-level LEVEL        fatal, error, warn, info, debug, trace or silent
+`;
+
+export async function runServe(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      'cert-dir': { type: 'string' },
+      'cluster-state': { type: 'string', multiple: true },
+      records: { type: 'string' },
+      mode: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(serveUsage);
+    return 0;
+  }
+
+  const config = await loadConfig({
+    ...(values.config !== undefined ? { file: values.config } : {}),
+    overrides: {
+      'server.port': values.port === undefined ? undefined : Number(values.port),
+      'server.certDir': values['cert-dir'],
+      'records.path': values.records,
+      defaultMode: values.mode,
+      logLevel: values['log-level'],
+    },
+  });
+  const logger = createLogger(config.logLevel);
+
+  const view = new StaticClusterView();
+  const statePaths = values['cluster-state'] ?? [];
+  if (statePaths.length > 0) {
+    for (const document of await readManifests(statePaths)) {
+      view.add(document.object);
+    }
+  }
+
+  const replica = process.env.POD_NAME ?? hostname();
+  const recorder = await DecisionRecorder.open({ path: config.records.path, replica, fsyncIntervalMs: config.records.fsyncIntervalMs });
+  const certificate = await loadServingCertificate(config.server, logger);
+
+  const app = createApp({ config, view, rules, sink: recorder, logger, isReady: () => view.synced() });
+  const server = createServer({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' }, app);
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  logger.info(
+    {
+      port: config.server.port,
+      host: config.server.host,
+      defaultMode: config.defaultMode,
+      records: config.records.path,
+      replica,
+      clusterStateFiles: statePaths.length,
+      certFile: certificate.certFile,
+      certificateNotAfter: certificate.notAfter.toISOString(),
+    },
+    'phi-mesh-guard serving',
+  );
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      server.close(() => {
+        recorder
+          .close()
+          .then(() => resolve(0))
+          .catch((error: unknown) => {
+            logger.error({ err: error }, 'decision records not closed cleanly');
+            resolve(1);
+          });
+      });
+      server.closeIdleConnections();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

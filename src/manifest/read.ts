@@ -1,0 +1,115 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../admission/types.js';
+import { isMap } from '../engine/object.js';
+import { InputError } from '../errors.js';
+
+export interface ManifestDocument {
+  /** `PATH#INDEX` (0-based document index), with `.items[N]` for members of a List. */
+  source: string;
+  object: KubeObject;
+}
+
+const manifestExtensions: ReadonlySet<string> = new Set(['.yaml', '.yml', '.json']);
+
+/**
+ * Reads Kubernetes objects from files, folders (recursively, `.yaml`, `.yml` and
+ * `.json` files in name order) and `-` for standard input. Each file may hold
+ * several YAML documents or one JSON document; `List` kinds are expanded.
+ * Raises InputError naming the file and document for anything unusable.
+ */
+export async function readManifests(paths: readonly string[], readStdin: () => Promise<string> = readStandardInput): Promise<ManifestDocument[]> {
+  const documents: ManifestDocument[] = [];
+  for (const path of paths) {
+    if (path === '-') {
+      documents.push(...parseManifestText(await readStdin(), '-'));
+      continue;
+    }
+    for (const file of await expandPath(path)) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        throw new InputError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+      }
+      documents.push(...parseManifestText(text, file));
+    }
+  }
+  return documents;
+}
+
+/** Parses one file's text; `name` appears in sources and messages. */
+export function parseManifestText(text: string, name: string): ManifestDocument[] {
+  const documents: ManifestDocument[] = [];
+  parseAllDocuments(text).forEach((document, index) => {
+    const source = `${name}#${index}`;
+    if (document.errors.length > 0) {
+      throw new InputError(`${source}: invalid YAML or JSON: ${document.errors[0]!.message.split('\n')[0]}`);
+    }
+    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) {
+      return;
+    }
+    for (const entry of expandList(value, source)) {
+      documents.push(entry);
+    }
+  });
+  return documents;
+}
+
+function expandList(value: unknown, source: string): ManifestDocument[] {
+  const object = requireObject(value, source);
+  if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object.items)) {
+    return object.items.map((item, index) => {
+      const itemSource = `${source}.items[${index}]`;
+      return { source: itemSource, object: requireObject(item, itemSource) };
+    });
+  }
+  return [{ source, object }];
+}
+
+function requireObject(value: unknown, source: string): KubeObject {
+  if (!isMap(value)) {
+    throw new InputError(`${source}: a document must be a Kubernetes object (a mapping), found ${Array.isArray(value) ? 'a list' : typeof value}`);
+  }
+  if (typeof value.apiVersion !== 'string' || value.apiVersion === '' || typeof value.kind !== 'string' || value.kind === '') {
+    throw new InputError(`${source}: object has no apiVersion or kind`);
+  }
+  if (value.metadata !== undefined && !isMap(value.metadata)) {
+    throw new InputError(`${source}: metadata must be a mapping`);
+  }
+  return value as KubeObject;
+}
+
+async function expandPath(path: string): Promise<string[]> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw new InputError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (error as Error).message}`, { cause: error });
+  }
+  if (!info.isDirectory()) {
+    return [path];
+  }
+  const files: string[] = [];
+  const entries = await readdir(path, { withFileTypes: true });
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) {
+      files.push(...(await expandPath(child)));
+    } else if (manifestExtensions.has(extname(entry.name).toLowerCase())) {
+      files.push(child);
+    }
+  }
+  return files;
+}
+
+async function readStandardInput(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

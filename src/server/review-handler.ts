@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { buildResponse, reviewOf, type Endpoint } from '../admission/response.js';
+import { parseReview } from '../admission/review.js';
+import type { AdmissionRequest, AdmissionReview, AdmissionResponse } from '../admission/types.js';
+import type { ClusterView } from '../cluster/view.js';
+import type { GuardConfig } from '../config/schema.js';
+import type { EvaluationContext } from '../engine/context.js';
+import type { Decision, RequestSummary } from '../engine/decision.js';
+import { evaluate } from '../engine/evaluate.js';
+import { contextFromRequest } from '../engine/request-context.js';
+import { RecordWriteError } from '../errors.js';
+import type { Rule } from '../rules/rule.js';
+
+/** Where decisions go before their response is sent. */
+export interface DecisionSink {
+  append(request: RequestSummary, decision: Decision, objectSha256: string | null): Promise<unknown>;
+}
+
+export interface ReviewDependencies {
+  config: GuardConfig;
+  view: ClusterView;
+  rules: readonly Rule[];
+  sink: DecisionSink;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface ReviewOutcome {
+  review: AdmissionReview & { response: AdmissionResponse };
+  decision: Decision;
+  summary: RequestSummary;
+}
+
+/**
+ * Evaluates one AdmissionReview body and records the decision before returning
+ * the response. Throws InvalidReviewError for a body with no uid to answer, and
+ * RecordWriteError when the decision cannot be recorded; the caller maps those to
+ * HTTP 400 and 500.
+ */
+export async function handleReview(body: unknown, endpoint: Endpoint, deps: ReviewDependencies): Promise<ReviewOutcome> {
+  const parsed = parseReview(body);
+  const now = deps.now?.() ?? new Date();
+
+  let decision: Decision;
+  let summary: RequestSummary;
+  let objectSha256: string | null = null;
+  if (parsed.ok) {
+    const ctx = contextFromRequest(parsed.request, endpoint, deps.config, deps.view);
+    decision = evaluate(ctx, deps.rules, now);
+    summary = summarize(ctx, parsed.request.uid);
+    objectSha256 = hashObject(parsed.request);
+  } else {
+    decision = { decision: 'error', mode: deps.config.defaultMode, violations: [], patch: [], errorMessage: parsed.problem };
+    summary = unusableSummary(parsed.uid, body);
+  }
+
+  const log = deps.logger.child({
+    uid: summary.uid,
+    kind: summary.kind,
+    namespace: summary.namespace,
+    name: summary.name,
+    operation: summary.operation,
+  });
+  if (decision.internalError !== undefined) {
+    log.error({ err: decision.internalError }, 'rule failed while evaluating a review');
+  }
+
+  let record: unknown;
+  try {
+    record = await deps.sink.append(summary, decision, objectSha256);
+  } catch (error) {
+    throw new RecordWriteError(`cannot record the decision for review ${summary.uid}`, { cause: error });
+  }
+  log.info({ record }, 'decision');
+  if (decision.patch.length > 0) {
+    log.debug({ patch: decision.patch }, 'patch');
+  }
+
+  return { review: reviewOf(parsed.apiVersion, buildResponse(summary.uid, decision, endpoint)), decision, summary };
+}
+
+function summarize(ctx: EvaluationContext, uid: string): RequestSummary {
+  return {
+    uid,
+    operation: ctx.operation,
+    group: ctx.group,
+    version: ctx.version,
+    kind: ctx.kind,
+    subResource: ctx.subResource,
+    namespace: ctx.namespace,
+    name: ctx.name,
+    user: { username: ctx.user.username, groups: [...ctx.user.groups] },
+    dryRun: ctx.dryRun,
+  };
+}
+
+/** SHA-256 of the object as received, so a record can be matched to an audit log entry. */
+function hashObject(request: AdmissionRequest): string | null {
+  const subject = request.object ?? request.oldObject;
+  if (subject === undefined || subject === null) {
+    return null;
+  }
+  return createHash('sha256').update(JSON.stringify(subject)).digest('hex');
+}
+
+/** What can be read safely from a review that failed its envelope checks. */
+function unusableSummary(uid: string, body: unknown): RequestSummary {
+  const request = (body as { request?: Record<string, unknown> }).request ?? {};
+  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+  const kind = typeof request.kind === 'object' && request.kind !== null ? (request.kind as Record<string, unknown>) : {};
+  return {
+    uid,
+    operation: text(request.operation),
+    group: text(kind.group),
+    version: text(kind.version),
+    kind: text(kind.kind),
+    subResource: text(request.subResource),
+    namespace: text(request.namespace),
+    name: text(request.name),
+    user: { username: '', groups: [] },
+    dryRun: request.dryRun === true,
+  };
+}
