@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../admission/types.js';
-import { makeContext, namespace, phiNamespace } from '../../test/support/context.js';
+import { makeContext, namespace, phiNamespace, type ContextOptions } from '../../test/support/context.js';
 import type { Rule } from '../rules/rule.js';
 import { EvaluationError } from '../errors.js';
 import { evaluate } from './evaluate.js';
@@ -41,6 +41,11 @@ function pod(name: string, extra: Partial<KubeObject['metadata']> = {}): KubeObj
 
 const now = new Date('2026-12-04T12:00:00Z');
 
+/** A context at the mutating endpoint, where the fake rule's patch is computed. */
+function mutateContext(options: ContextOptions) {
+  return makeContext({ stage: 'mutate', ...options });
+}
+
 describe('evaluate', () => {
   it.each([
     { name: 'enforce denies a violation', ns: phiNamespace('billing'), pod: 'bad-api', decision: 'deny', patch: 0 },
@@ -49,19 +54,19 @@ describe('evaluate', () => {
     { name: 'dry-run label turns mutate into would-mutate', ns: phiNamespace('billing', { 'phi-mesh-guard.io/mode': 'dry-run' }), pod: 'api', decision: 'would-mutate', patch: 1 },
     { name: 'unknown mode label falls back to the default', ns: phiNamespace('billing', { 'phi-mesh-guard.io/mode': 'audit' }), pod: 'bad-api', decision: 'deny', patch: 0 },
   ])('$name', ({ ns, pod: name, decision, patch }) => {
-    const ctx = makeContext({ object: pod(name), cluster: [ns] });
+    const ctx = mutateContext({ object: pod(name), cluster: [ns] });
     const result = evaluate(ctx, [fakeRule], now);
     expect(result.decision).toBe(decision);
     expect(result.patch).toHaveLength(patch);
   });
 
   it('uses the configured default mode', () => {
-    const ctx = makeContext({ object: pod('bad-api'), cluster: [namespace('billing')], config: { defaultMode: 'dry-run' } });
+    const ctx = mutateContext({ object: pod('bad-api'), cluster: [namespace('billing')], config: { defaultMode: 'dry-run' } });
     expect(evaluate(ctx, [fakeRule], now).decision).toBe('would-deny');
   });
 
   it('ignores a mode label in the root namespace', () => {
-    const ctx = makeContext({
+    const ctx = mutateContext({
       object: { ...pod('bad-api'), kind: 'Pod', metadata: { name: 'bad-api', namespace: 'istio-system' } },
       subResource: 'status',
       cluster: [namespace('istio-system', { 'phi-mesh-guard.io/mode': 'dry-run' })],
@@ -77,30 +82,35 @@ describe('evaluate', () => {
     { name: 'eviction subresource', namespace: 'billing', subResource: 'eviction', extra: {} },
   ])('passes $name untouched', ({ namespace: ns, subResource, extra }) => {
     const object = pod('bad-api', { namespace: ns, ...extra });
-    const ctx = makeContext({ object, namespace: ns, ...(subResource ? { subResource } : {}), cluster: [phiNamespace(ns)] });
+    const ctx = mutateContext({ object, namespace: ns, ...(subResource ? { subResource } : {}), cluster: [phiNamespace(ns)] });
     expect(evaluate(ctx, [fakeRule], now)).toEqual({ decision: 'allow', mode: 'enforce', violations: [], patch: [] });
   });
 
   it('passes updates to terminating pods untouched', () => {
     const object = pod('bad-api', { deletionTimestamp: '2026-12-04T11:00:00Z' });
-    const ctx = makeContext({ object, oldObject: pod('bad-api'), operation: 'UPDATE', cluster: [phiNamespace('billing')] });
+    const ctx = mutateContext({ object, oldObject: pod('bad-api'), operation: 'UPDATE', cluster: [phiNamespace('billing')] });
     expect(evaluate(ctx, [fakeRule], now).decision).toBe('allow');
   });
 
   it('evaluates the exec subresource', () => {
-    const ctx = makeContext({ object: pod('bad-api'), subResource: 'exec', operation: 'CONNECT', cluster: [phiNamespace('billing')] });
+    const ctx = mutateContext({ object: pod('bad-api'), subResource: 'exec', operation: 'CONNECT', cluster: [phiNamespace('billing')] });
     expect(evaluate(ctx, [fakeRule], now).decision).toBe('deny');
+  });
+
+  it('computes no patch at the validating endpoint', () => {
+    const ctx = makeContext({ object: pod('api'), stage: 'validate', cluster: [phiNamespace('billing')] });
+    expect(evaluate(ctx, [fakeRule], now)).toEqual({ decision: 'allow', mode: 'enforce', violations: [], patch: [] });
   });
 
   it('runs only the rules of the stage', () => {
     const mutateOnly: Rule = { ...fakeRule, stages: ['mutate'] };
-    const ctx = makeContext({ object: pod('bad-api'), stage: 'validate', cluster: [phiNamespace('billing')] });
+    const ctx = mutateContext({ object: pod('bad-api'), stage: 'validate', cluster: [phiNamespace('billing')] });
     expect(evaluate(ctx, [mutateOnly], now).decision).toBe('allow');
   });
 
   it('names the field when the object is malformed', () => {
     const object = { ...pod('api'), spec: { containers: 'api' } };
-    const ctx = makeContext({ object, cluster: [phiNamespace('billing')] });
+    const ctx = mutateContext({ object, cluster: [phiNamespace('billing')] });
     const result = evaluate(ctx, [readsContainers], now);
     expect(result.decision).toBe('error');
     expect(result.errorMessage).toBe('cannot evaluate Pod billing/api: spec.containers must be a list, found a string');
@@ -108,7 +118,7 @@ describe('evaluate', () => {
   });
 
   it('keeps a rule bug out of the message but hands it to the caller', () => {
-    const ctx = makeContext({ object: pod('api'), cluster: [phiNamespace('billing')] });
+    const ctx = mutateContext({ object: pod('api'), cluster: [phiNamespace('billing')] });
     const result = evaluate(ctx, [throwsTypeError], now);
     expect(result.decision).toBe('error');
     expect(result.errorMessage).toBe("cannot evaluate Pod billing/api: internal error in phi-mesh-guard; see the guard's log");
@@ -117,7 +127,7 @@ describe('evaluate', () => {
 
   it('reports an evaluation error in dry-run without denying', () => {
     const object = { ...pod('api'), spec: { containers: 7 } };
-    const ctx = makeContext({ object, cluster: [phiNamespace('billing', { 'phi-mesh-guard.io/mode': 'dry-run' })] });
+    const ctx = mutateContext({ object, cluster: [phiNamespace('billing', { 'phi-mesh-guard.io/mode': 'dry-run' })] });
     const result = evaluate(ctx, [readsContainers], now);
     expect(result).toMatchObject({ decision: 'error', mode: 'dry-run' });
     expect(new EvaluationError('x').code).toBe('EVALUATION_FAILED');
@@ -153,7 +163,7 @@ describe('exemptions', () => {
       exempted: false,
     },
   ])('$name', ({ exemptions, decision, exempted }) => {
-    const ctx = makeContext({ object: pod('bad-gateway', { labels: { app: 'gateway' } }), cluster: [phiNamespace('billing')], config: { exemptions } });
+    const ctx = mutateContext({ object: pod('bad-gateway', { labels: { app: 'gateway' } }), cluster: [phiNamespace('billing')], config: { exemptions } });
     const result = evaluate(ctx, [fakeRule], now);
     expect(result.decision).toBe(decision);
     expect(result.violations).toHaveLength(1);
@@ -161,7 +171,7 @@ describe('exemptions', () => {
   });
 
   it('records the exemption reason and expiry', () => {
-    const ctx = makeContext({
+    const ctx = mutateContext({
       object: pod('bad-gateway'),
       cluster: [phiNamespace('billing')],
       config: { exemptions: [{ ...exemption, expires: '2027-06-30' }] },

@@ -36,7 +36,9 @@ export function evaluate(
       for (const message of rule.check?.(ctx) ?? []) {
         violations.push(toViolation(ctx, rule, message, now));
       }
-      if (rule.mutate !== undefined) {
+      // The validating endpoint never returns a patch, so it computes none: a
+      // patch there would only turn into a misleading `mutate` record.
+      if (rule.mutate !== undefined && ctx.stage !== 'validate') {
         patch.push(...rule.mutate(ctx));
       }
     }
