@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { GuardError } from '../errors.js';
+import { certsUsage, runCerts } from './certs.js';
 import { checkUsage, runCheck } from './check.js';
+import { manifestsUsage, runManifests } from './manifests.js';
 import { recordsUsage, runRecords } from './records.js';
 import { runServe, serveUsage } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -12,6 +14,8 @@ Commands:
   serve            run the admission webhook over HTTPS (what npm start runs)
   check -f PATH    evaluate manifests offline; exit 1 when enforce mode would deny
   records verify   verify decision record hash chains
+  certs            write a CA and serving certificate for the webhook Service and print the caBundle
+  manifests        print the deployment manifests for a namespace, image and Service name
 
 Run "phi-mesh-guard COMMAND --help" for a command's options.
 `;
@@ -20,6 +24,8 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; usage
   serve: { run: runServe, usage: serveUsage },
   check: { run: runCheck, usage: checkUsage },
   records: { run: runRecords, usage: recordsUsage },
+  certs: { run: runCerts, usage: certsUsage },
+  manifests: { run: runManifests, usage: manifestsUsage },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -4,15 +4,18 @@ import { parseArgs } from 'node:util';
 import { StaticClusterView } from '../cluster/static-view.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
+import { createMetrics } from '../metrics/metrics.js';
 import { readManifests } from '../manifest/read.js';
 import { DecisionRecorder } from '../records/recorder.js';
 import { rules } from '../rules/catalog.js';
 import { createApp } from '../server/app.js';
+import { CertificateReloader } from '../tls/certificate-reloader.js';
 import { loadServingCertificate } from '../tls/serving-certificate.js';
 
 export const serveUsage = `Usage: phi-mesh-guard serve [options]
 
-Serves the admission webhook over HTTPS: POST /mutate, POST /validate, GET /healthz, GET /readyz.
+Serves the admission webhook over HTTPS: POST /mutate, POST /validate, GET /healthz, GET /readyz,
+GET /metrics.
 
 Options:
   --config FILE            configuration file (YAML or JSON); defaults serve a local run
@@ -69,9 +72,20 @@ export async function runServe(args: string[]): Promise<number> {
   const recorder = await DecisionRecorder.open({ path: config.records.path, replica, fsyncIntervalMs: config.records.fsyncIntervalMs });
   const certificate = await loadServingCertificate(config.server, logger);
 
-  const app = createApp({ config, view, rules, sink: recorder, logger, isReady: () => view.synced() });
-  const server = createServer({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' }, app);
+  const tlsOptions = { minVersion: 'TLSv1.2' } as const;
+  const reloader = new CertificateReloader({
+    certificate,
+    contextOptions: tlsOptions,
+    logger,
+    pollIntervalMs: config.server.certReloadIntervalSeconds * 1000,
+    expiryWarningDays: config.server.certExpiryWarningDays,
+  });
+
+  const metrics = createMetrics({ certificateNotAfter: () => reloader.notAfter, clusterViewSynced: () => view.synced() });
+  const app = createApp({ config, view, rules, sink: recorder, logger, metrics, isReady: () => view.synced() });
+  const server = createServer({ cert: certificate.cert, key: certificate.key, ...tlsOptions }, app);
   server.keepAliveTimeout = 65_000;
+  reloader.start(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -94,6 +108,7 @@ export async function runServe(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down');
+      reloader.stop();
       server.close(() => {
         recorder
           .close()

@@ -68,12 +68,21 @@ export const configSchema = z.strictObject({
       certDir: z.string().min(1).default('certs'),
       certFile: z.string().min(1).optional(),
       keyFile: z.string().min(1).optional(),
+      certReloadIntervalSeconds: z.number().int().min(1).max(3600).default(10),
+      certExpiryWarningDays: z.number().int().min(0).max(825).default(30),
       bodyLimitBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
     })
     .refine((value) => (value.certFile === undefined) === (value.keyFile === undefined), {
       message: 'certFile and keyFile must be set together',
     })
-    .default({ port: 8443, host: '0.0.0.0', certDir: 'certs', bodyLimitBytes: 6 * 1024 * 1024 }),
+    .default({
+      port: 8443,
+      host: '0.0.0.0',
+      certDir: 'certs',
+      certReloadIntervalSeconds: 10,
+      certExpiryWarningDays: 30,
+      bodyLimitBytes: 6 * 1024 * 1024,
+    }),
   logLevel: logLevelSchema.default('info'),
 });
 

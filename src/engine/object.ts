@@ -22,6 +22,15 @@ export function optionalMap(value: unknown, path: string): JsonMap | undefined {
   return value;
 }
 
+/** The map at `path`; absent or null raises EvaluationError. */
+export function requiredMap(value: unknown, path: string): JsonMap {
+  const map = optionalMap(value, path);
+  if (map === undefined) {
+    throw new EvaluationError(`${path} must be an object, found null`);
+  }
+  return map;
+}
+
 /** The list at `path`, `[]` when absent or null. */
 export function optionalList(value: unknown, path: string): unknown[] {
   if (value === undefined || value === null) {

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Endpoint } from '../admission/response.js';
 import { InvalidReviewError, RecordWriteError } from '../errors.js';
+import { createMetrics, type GuardMetrics } from '../metrics/metrics.js';
 import { handleReview, type ReviewDependencies } from './review-handler.js';
 
 export interface AppDependencies extends ReviewDependencies {
@@ -8,11 +9,18 @@ export interface AppDependencies extends ReviewDependencies {
   isReady: () => boolean;
 }
 
+/** The dependencies with the metrics the app serves, its own when the caller passed none. */
+type WiredDependencies = AppDependencies & { metrics: GuardMetrics };
+
 /**
  * The HTTP routes: `POST /mutate` and `POST /validate` take AdmissionReviews,
- * `GET /healthz` reports the process is up, `GET /readyz` that it can decide.
+ * `GET /healthz` reports the process is up, `GET /readyz` that it can decide, and
+ * `GET /metrics` serves Prometheus metrics. Without `deps.metrics` the app creates
+ * its own registry.
  */
-export function createApp(deps: AppDependencies): express.Express {
+export function createApp(appDeps: AppDependencies): express.Express {
+  const metrics = appDeps.metrics ?? createMetrics({ clusterViewSynced: () => appDeps.view.synced() });
+  const deps: WiredDependencies = { ...appDeps, metrics };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -24,22 +32,45 @@ export function createApp(deps: AppDependencies): express.Express {
     const ready = deps.isReady();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
+  app.get('/metrics', metricsRoute(deps));
 
   const parseJson = express.json({ limit: deps.config.server.bodyLimitBytes, type: ['application/json', '+json'] });
   for (const endpoint of ['mutate', 'validate'] as const) {
-    app.post(`/${endpoint}`, parseJson, reviewRoute(endpoint, deps));
+    app.post(`/${endpoint}`, timeRequest(endpoint, metrics), parseJson, reviewRoute(endpoint, deps));
   }
 
   app.use((_req: Request, res: Response) => {
-    res.status(404).json({ code: 'NOT_FOUND', message: 'no such route; use POST /mutate, POST /validate, GET /healthz or GET /readyz' });
+    res.status(404).json({ code: 'NOT_FOUND', message: 'no such route; use POST /mutate, POST /validate, GET /healthz, GET /readyz or GET /metrics' });
   });
   app.use(bodyErrorHandler(deps));
   return app;
 }
 
-function reviewRoute(endpoint: Endpoint, deps: AppDependencies) {
+/** Observes the whole request, body parsing included, when its response is sent. */
+function timeRequest(endpoint: Endpoint, metrics: GuardMetrics) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    const start = performance.now();
+    res.once('finish', () => metrics.observeRequest(endpoint, (performance.now() - start) / 1000));
+    next();
+  };
+}
+
+function metricsRoute(deps: WiredDependencies) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    try {
+      const text = await deps.metrics.registry.metrics();
+      res.type(deps.metrics.registry.contentType).send(text);
+    } catch (error) {
+      deps.logger.error({ err: error }, 'collecting metrics failed');
+      res.status(500).json({ code: 'INTERNAL', message: 'collecting metrics failed; see the guard\'s log' });
+    }
+  };
+}
+
+function reviewRoute(endpoint: Endpoint, deps: WiredDependencies) {
   return async (req: Request, res: Response): Promise<void> => {
     if (!req.is('json')) {
+      deps.metrics.countError('invalid_review');
       res.status(415).json({ code: 'INVALID_REVIEW', message: 'Content-Type must be application/json' });
       return;
     }
@@ -48,15 +79,18 @@ function reviewRoute(endpoint: Endpoint, deps: AppDependencies) {
       res.json(outcome.review);
     } catch (error) {
       if (error instanceof InvalidReviewError) {
+        deps.metrics.countError('invalid_review');
         deps.logger.info({ endpoint, problem: error.message }, 'rejected malformed review');
         res.status(400).json({ code: error.code, message: error.message });
         return;
       }
       if (error instanceof RecordWriteError) {
+        deps.metrics.countError('record_write_failed');
         deps.logger.error({ err: error, endpoint }, 'decision record not written; answering 500 so the failure policy applies');
         res.status(500).json({ code: error.code, message: 'decision record could not be written' });
         return;
       }
+      deps.metrics.countError('internal');
       deps.logger.error({ err: error, endpoint }, 'unexpected failure while handling a review');
       res.status(500).json({ code: 'INTERNAL', message: 'internal error in phi-mesh-guard; see its log' });
     }
@@ -69,13 +103,14 @@ interface BodyParserError extends Error {
   limit?: number;
 }
 
-function bodyErrorHandler(deps: AppDependencies) {
+function bodyErrorHandler(deps: WiredDependencies) {
   return (error: BodyParserError, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) {
       next(error);
       return;
     }
     if (error.type === 'entity.too.large') {
+      deps.metrics.countError('body_too_large');
       res.status(413).json({
         code: 'INVALID_REVIEW',
         message: `request body exceeds the limit of ${deps.config.server.bodyLimitBytes} bytes (server.bodyLimitBytes)`,
@@ -83,6 +118,7 @@ function bodyErrorHandler(deps: AppDependencies) {
       return;
     }
     if (error.type === 'entity.parse.failed') {
+      deps.metrics.countError('invalid_review');
       res.status(400).json({ code: 'INVALID_REVIEW', message: `request body is not valid JSON: ${error.message}` });
       return;
     }
@@ -90,6 +126,7 @@ function bodyErrorHandler(deps: AppDependencies) {
     if (status === 500) {
       deps.logger.error({ err: error }, 'unexpected failure while reading a request');
     }
+    deps.metrics.countError(status === 500 ? 'internal' : 'invalid_review');
     res.status(status).json({ code: status === 500 ? 'INTERNAL' : 'INVALID_REVIEW', message: error.message });
   };
 }

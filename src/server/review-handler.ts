@@ -10,6 +10,7 @@ import type { Decision, RequestSummary } from '../engine/decision.js';
 import { evaluate } from '../engine/evaluate.js';
 import { contextFromRequest } from '../engine/request-context.js';
 import { RecordWriteError } from '../errors.js';
+import type { GuardMetrics } from '../metrics/metrics.js';
 import type { Rule } from '../rules/rule.js';
 
 /** Where decisions go before their response is sent. */
@@ -23,6 +24,7 @@ export interface ReviewDependencies {
   rules: readonly Rule[];
   sink: DecisionSink;
   logger: Logger;
+  metrics?: GuardMetrics;
   now?: () => Date;
 }
 
@@ -46,13 +48,19 @@ export async function handleReview(body: unknown, endpoint: Endpoint, deps: Revi
   let summary: RequestSummary;
   let objectSha256: string | null = null;
   if (parsed.ok) {
+    const evaluationStart = performance.now();
     const ctx = contextFromRequest(parsed.request, endpoint, deps.config, deps.view);
     decision = evaluate(ctx, deps.rules, now);
+    deps.metrics?.observeEvaluation(endpoint, (performance.now() - evaluationStart) / 1000);
+    if (decision.decision === 'error') {
+      deps.metrics?.countError(decision.internalError === undefined ? 'evaluation_failed' : 'internal');
+    }
     summary = summarize(ctx, parsed.request.uid);
     objectSha256 = hashObject(parsed.request);
   } else {
     decision = { decision: 'error', mode: deps.config.defaultMode, violations: [], patch: [], errorMessage: parsed.problem };
     summary = unusableSummary(parsed.uid, body);
+    deps.metrics?.countError('invalid_review');
   }
 
   const log = deps.logger.child({
@@ -67,11 +75,15 @@ export async function handleReview(body: unknown, endpoint: Endpoint, deps: Revi
   }
 
   let record: unknown;
+  const writeStart = performance.now();
   try {
     record = await deps.sink.append(summary, decision, objectSha256);
   } catch (error) {
+    deps.metrics?.observeRecordWrite((performance.now() - writeStart) / 1000, false);
     throw new RecordWriteError(`cannot record the decision for review ${summary.uid}`, { cause: error });
   }
+  deps.metrics?.observeRecordWrite((performance.now() - writeStart) / 1000, true);
+  deps.metrics?.countReview(endpoint, summary.operation, summary.kind, decision);
   log.info({ record }, 'decision');
   if (decision.patch.length > 0) {
     log.debug({ patch: decision.patch }, 'patch');

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 
 export interface CertificateSet {
@@ -17,23 +17,30 @@ export interface CertificateRequest {
   caCommonName?: string;
 }
 
+const dayMs = 24 * 60 * 60 * 1000;
+
+/** How far notBefore is set in the past, so a peer whose clock runs a little slow accepts a new certificate. */
+const clockSkewMs = 5 * 60 * 1000;
+
 /**
- * Creates a CA and a serving certificate signed by it. RSA keys come from Node's
- * native generator, because node-forge's pure-JavaScript one takes seconds;
- * node-forge builds and signs the X.509 certificates.
+ * Creates a CA and a serving certificate signed by it, both valid from five minutes
+ * ago until `validityDays` days from now. RSA keys come from Node's native
+ * generator, because node-forge's pure-JavaScript one takes seconds; node-forge
+ * builds and signs the X.509 certificates. PEM text uses LF line endings.
  */
 export function createCertificateSet(request: CertificateRequest): CertificateSet {
   if (request.dnsNames.length === 0 && (request.ipAddresses ?? []).length === 0) {
     throw new Error('a serving certificate needs at least one DNS name or IP address');
   }
-  const now = new Date(Date.now() - 5 * 60 * 1000);
-  const notAfter = new Date(now.getTime() + request.validityDays * 24 * 60 * 60 * 1000);
+  const issuedAt = Date.now();
+  const notBefore = new Date(issuedAt - clockSkewMs);
+  const notAfter = new Date(issuedAt + request.validityDays * dayMs);
 
   const caKeys = rsaKeyPair();
   const caCert = forge.pki.createCertificate();
   caCert.publicKey = caKeys.publicKey;
   caCert.serialNumber = serialNumber();
-  caCert.validity.notBefore = now;
+  caCert.validity.notBefore = notBefore;
   caCert.validity.notAfter = notAfter;
   const caSubject = [{ name: 'commonName', value: request.caCommonName ?? 'phi-mesh-guard webhook CA' }];
   caCert.setSubject(caSubject);
@@ -49,7 +56,7 @@ export function createCertificateSet(request: CertificateRequest): CertificateSe
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
-  cert.validity.notBefore = now;
+  cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
   cert.setSubject([{ name: 'commonName', value: request.dnsNames[0] ?? request.ipAddresses![0]! }]);
   cert.setIssuer(caSubject);
@@ -67,17 +74,34 @@ export function createCertificateSet(request: CertificateRequest): CertificateSe
   cert.sign(caKeys.privateKey, forge.md.sha256.create());
 
   return {
-    caCertPem: forge.pki.certificateToPem(caCert),
-    caKeyPem: forge.pki.privateKeyToPem(caKeys.privateKey),
-    certPem: forge.pki.certificateToPem(cert),
-    keyPem: forge.pki.privateKeyToPem(keys.privateKey),
+    caCertPem: withLineFeeds(forge.pki.certificateToPem(caCert)),
+    caKeyPem: withLineFeeds(forge.pki.privateKeyToPem(caKeys.privateKey)),
+    certPem: withLineFeeds(forge.pki.certificateToPem(cert)),
+    keyPem: withLineFeeds(forge.pki.privateKeyToPem(keys.privateKey)),
     notAfter,
   };
 }
 
-/** The notAfter date of a PEM certificate. */
+/**
+ * Returns the DNS names through which the API server reaches a webhook Service:
+ * `NAME`, `NAME.NAMESPACE`, `NAME.NAMESPACE.svc` and `NAME.NAMESPACE.svc.CLUSTER_DOMAIN`.
+ * The API server itself connects to `NAME.NAMESPACE.svc`.
+ */
+export function serviceDnsNames(service: string, namespace: string, clusterDomain = 'cluster.local'): string[] {
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
+}
+
+/**
+ * The notAfter date of the first certificate in a PEM text. Node's X.509 parser
+ * reads RSA and ECDSA certificates alike, where node-forge reads only RSA.
+ */
 export function certificateExpiry(certPem: string): Date {
-  return forge.pki.certificateFromPem(certPem).validity.notAfter;
+  return new Date(new X509Certificate(certPem).validTo);
+}
+
+/** node-forge writes PEM with CRLF line endings. */
+function withLineFeeds(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
 }
 
 function rsaKeyPair(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey } {

@@ -1,8 +1,9 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CertificateError } from '../errors.js';
-import { certificateExpiry, createCertificateSet } from './certificates.js';
+import { createCertificateSet } from './certificates.js';
 
 export interface ServingCertificate {
   certFile: string;
@@ -32,8 +33,11 @@ export async function loadServingCertificate(
   const caFile = join(settings.certDir, 'ca.crt');
   try {
     const existing = await readPair(certFile, keyFile);
-    logger.info({ caFile, certFile, notAfter: existing.notAfter.toISOString() }, 'reusing development certificate');
-    return existing;
+    if (existing.notAfter.getTime() > Date.now()) {
+      logger.info({ caFile, certFile, notAfter: existing.notAfter.toISOString() }, 'reusing development certificate');
+      return existing;
+    }
+    logger.info({ caFile, certFile, notAfter: existing.notAfter.toISOString() }, 'development certificate expired; creating a new one');
   } catch {
     // No usable development certificate yet: create one below.
   }
@@ -58,6 +62,7 @@ export async function loadServingCertificate(
   return { certFile, keyFile, cert: set.certPem, key: set.keyPem, notAfter: set.notAfter };
 }
 
+/** Reads a certificate and its key and checks that they belong together; raises CertificateError otherwise. */
 export async function readPair(certFile: string, keyFile: string): Promise<ServingCertificate> {
   let cert: string;
   let key: string;
@@ -66,11 +71,37 @@ export async function readPair(certFile: string, keyFile: string): Promise<Servi
   } catch (error) {
     throw new CertificateError(`cannot read certificate ${certFile} or key ${keyFile}: ${(error as Error).message}`, { cause: error });
   }
-  let notAfter: Date;
-  try {
-    notAfter = certificateExpiry(cert);
-  } catch (error) {
-    throw new CertificateError(`${certFile} does not hold a PEM certificate: ${(error as Error).message}`, { cause: error });
-  }
+  const { notAfter } = inspectPair({ certFile, keyFile, cert, key });
   return { certFile, keyFile, cert, key, notAfter };
+}
+
+export interface PairDetails {
+  notAfter: Date;
+  /** SHA-256 fingerprint of the first certificate, colon-separated hex as `getPeerCertificate()` shows it. */
+  fingerprint256: string;
+}
+
+/**
+ * Parses the first certificate in `cert` and the private key in `key`, and checks
+ * that the key belongs to the certificate, so a pair caught halfway through an
+ * update is rejected before a TLS server uses it. Raises CertificateError naming
+ * the file at fault; the message never contains key material.
+ */
+export function inspectPair(pair: { certFile: string; keyFile: string; cert: string; key: string }): PairDetails {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pair.cert);
+  } catch (error) {
+    throw new CertificateError(`${pair.certFile} does not contain a PEM certificate: ${(error as Error).message}`, { cause: error });
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(pair.key);
+  } catch (error) {
+    throw new CertificateError(`${pair.keyFile} does not contain a usable PEM private key: ${(error as Error).message}`, { cause: error });
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new CertificateError(`key ${pair.keyFile} does not match certificate ${pair.certFile}`);
+  }
+  return { notAfter: new Date(certificate.validTo), fingerprint256: certificate.fingerprint256 };
 }

@@ -1,5 +1,6 @@
+import { describePhiNamespaces as describeNamespaces, phiNamespaceNames } from '../phi-namespaces.js';
 import { isPhiNamespace, objectRef, type EvaluationContext } from '../../engine/context.js';
-import { optionalList, optionalMap, optionalString, type JsonMap } from '../../engine/object.js';
+import { optionalList, optionalMap, optionalString, requiredMap, type JsonMap } from '../../engine/object.js';
 import { EvaluationError } from '../../errors.js';
 import type { Rule } from '../rule.js';
 import { describeUnboundedSource } from './source-bounds.js';
@@ -7,7 +8,6 @@ import { describeUnboundedSource } from './source-bounds.js';
 const actions: ReadonlySet<string> = new Set(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']);
 
 /** Maximum number of PHI namespaces a message lists before it adds "and N more". */
-const listedNamespacesMax = 3;
 
 /**
  * Once a workload has an ALLOW policy, a request passes only when some ALLOW rule
@@ -123,32 +123,4 @@ function findUnboundedCallers(rule: JsonMap, path: string): string[] {
     }
   });
   return findings;
-}
-
-function requiredMap(value: unknown, path: string): JsonMap {
-  const map = optionalMap(value, path);
-  if (map === undefined) {
-    throw new EvaluationError(`${path} must be an object, found null`);
-  }
-  return map;
-}
-
-function phiNamespaceNames(ctx: EvaluationContext): string[] {
-  const names: string[] = [];
-  for (const namespace of ctx.view.namespaces()) {
-    if (isPhiNamespace(ctx, namespace.name)) {
-      names.push(namespace.name);
-    }
-  }
-  return names.sort();
-}
-
-/** `PHI namespace a`, `PHI namespaces a, b, c and 2 more`. */
-function describeNamespaces(names: readonly string[]): string {
-  if (names.length === 1) {
-    return `PHI namespace ${names[0]}`;
-  }
-  const listed = names.slice(0, listedNamespacesMax).join(', ');
-  const more = names.length - listedNamespacesMax;
-  return more > 0 ? `PHI namespaces ${listed} and ${more} more` : `PHI namespaces ${listed}`;
 }

@@ -1,11 +1,11 @@
+import { describePhiNamespaces as describeNamespaces, phiNamespaceNames } from '../phi-namespaces.js';
 import { isPhiNamespace, objectRef, type EvaluationContext } from '../../engine/context.js';
-import { describeType, optionalList, optionalMap, optionalString, type JsonMap } from '../../engine/object.js';
+import { describeType, optionalList, optionalMap, optionalString, requiredMap, type JsonMap } from '../../engine/object.js';
 import { EvaluationError } from '../../errors.js';
 import type { Rule } from '../rule.js';
 import { resolveHostScope } from './host-scope.js';
 
 /** Maximum number of PHI namespaces a message lists before it adds "and N more". */
-const listedNamespacesMax = 3;
 
 /** One `tls` block of the rule, with its path for errors and its label for messages. */
 interface TlsSetting {
@@ -159,32 +159,4 @@ function portNumberOf(entry: JsonMap, path: string): number | undefined {
     throw new EvaluationError(`${path}.port.number must be a number, found ${describeType(number)}`);
   }
   return number;
-}
-
-function requiredMap(value: unknown, path: string): JsonMap {
-  const map = optionalMap(value, path);
-  if (map === undefined) {
-    throw new EvaluationError(`${path} must be an object, found null`);
-  }
-  return map;
-}
-
-function phiNamespaceNames(ctx: EvaluationContext): string[] {
-  const names: string[] = [];
-  for (const namespace of ctx.view.namespaces()) {
-    if (isPhiNamespace(ctx, namespace.name)) {
-      names.push(namespace.name);
-    }
-  }
-  return names.sort();
-}
-
-/** `PHI namespace a`, `PHI namespaces a, b, c and 2 more`. */
-function describeNamespaces(names: readonly string[]): string {
-  if (names.length === 1) {
-    return `PHI namespace ${names[0]}`;
-  }
-  const listed = names.slice(0, listedNamespacesMax).join(', ');
-  const more = names.length - listedNamespacesMax;
-  return more > 0 ? `PHI namespaces ${listed} and ${more} more` : `PHI namespaces ${listed}`;
 }

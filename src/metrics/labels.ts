@@ -1,0 +1,35 @@
+/**
+ * Label values for the guard's metrics. Every value comes from a fixed set, so a
+ * caller who sends reviews of made-up kinds or operations cannot grow the number of
+ * time series. Names and namespaces never become labels.
+ */
+
+/** The kinds that rules check, including the options kinds of CONNECT reviews. */
+const checkedKinds: ReadonlySet<string> = new Set([
+  'Pod',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+  'Namespace',
+  'PeerAuthentication',
+  'AuthorizationPolicy',
+  'DestinationRule',
+  'PodExecOptions',
+  'PodAttachOptions',
+  'PodPortForwardOptions',
+]);
+
+const operations: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+/** The `kind` label: the request kind when rules check it, else `other`. */
+export function kindLabel(kind: string): string {
+  return checkedKinds.has(kind) ? kind : 'other';
+}
+
+/** The `operation` label: an admission operation, else `other`. */
+export function operationLabel(operation: string): string {
+  return operations.has(operation) ? operation : 'other';
+}
