@@ -66,10 +66,11 @@ free_port() {
   die "found no free port on 127.0.0.1 after 50 tries"
 }
 
-# wait_for NAME SECONDS COMMAND...: poll COMMAND every 0.2 s until it succeeds.
+# wait_for SECONDS COMMAND...: poll COMMAND every 0.2 s until it succeeds.
+# Return 1 once SECONDS have passed.
 wait_for() {
-  local name=$1 timeout=$2 deadline
-  shift 2
+  local timeout=$1 deadline
+  shift
   deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
     if ((SECONDS >= deadline)); then
@@ -101,7 +102,7 @@ started=$SECONDS
   >"$work/etcd.log" 2>&1 &
 etcd_pid=$!
 
-if ! wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_client_port/health"; then
+if ! wait_for 30 curl -fsS "http://127.0.0.1:$etcd_client_port/health"; then
   tail -n 30 "$work/etcd.log" >&2
   die "etcd did not report healthy within 30s"
 fi
@@ -138,11 +139,20 @@ readyz() {
   kill -0 "$apiserver_pid" 2>/dev/null || return 2
   [[ $(curl -ksS -H "Authorization: Bearer $token" "https://127.0.0.1:$apiserver_port/readyz") == ok ]]
 }
-if ! wait_for kube-apiserver 120 readyz; then
+if ! wait_for 120 readyz; then
   tail -n 40 "$work/kube-apiserver.log" >&2
   die "kube-apiserver was not ready within 120s (log above)"
 fi
 log "kube-apiserver is ready after $((SECONDS - started))s"
+
+# apiserver.crt in --cert-dir contains the serving certificate followed by the
+# self-signed CA that issued it, so a client can verify TLS with that file.
+curl -fsS --cacert "$work/apiserver-certs/apiserver.crt" -H "Authorization: Bearer $token" \
+  "https://127.0.0.1:$apiserver_port/readyz" >/dev/null \
+  || die "TLS verification against $work/apiserver-certs/apiserver.crt failed"
+log "TLS verifies with --cacert $work/apiserver-certs/apiserver.crt"
+
+log "resident memory: etcd $(ps -o rss= -p "$etcd_pid" | tr -d ' ') KiB, kube-apiserver $(ps -o rss= -p "$apiserver_pid" | tr -d ' ') KiB"
 
 log "listening sockets of the two processes (all must be on 127.0.0.1):"
 ss -Hltnp 2>/dev/null | grep -E "pid=($etcd_pid|$apiserver_pid)," | awk '{print "  " $4}' >&2 || true
