@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import type { KubeObject } from '../../src/admission/types.js';
 import { StaticClusterView } from '../../src/cluster/static-view.js';
 import { createLogger } from '../../src/log.js';
+import { createMetrics, type GuardMetrics } from '../../src/metrics/metrics.js';
 import { DecisionRecorder } from '../../src/records/recorder.js';
 import { rules } from '../../src/rules/catalog.js';
 import { createApp } from '../../src/server/app.js';
@@ -16,10 +17,13 @@ export interface TestApp {
   recorder: DecisionRecorder;
   recordsPath: string;
   logLines: Record<string, unknown>[];
+  metrics: GuardMetrics;
 }
 
-/** The real app with the real rules, a temporary record file and an in-memory log sink. */
-export async function startTestApp(options: { cluster?: KubeObject[]; config?: Record<string, unknown>; sink?: DecisionSink } = {}): Promise<TestApp> {
+/** The real app with the real rules, a temporary record file, an in-memory log sink and its own metrics registry. */
+export async function startTestApp(
+  options: { cluster?: KubeObject[]; config?: Record<string, unknown>; sink?: DecisionSink; certificateNotAfter?: () => Date } = {},
+): Promise<TestApp> {
   const recordsPath = join(mkdtempSync(join(tmpdir(), 'phi-mesh-guard-app-')), 'decisions.jsonl');
   const config = makeConfig({ ...options.config, records: { path: recordsPath, fsyncIntervalMs: 1 } });
   const logLines: Record<string, unknown>[] = [];
@@ -36,6 +40,7 @@ export async function startTestApp(options: { cluster?: KubeObject[]; config?: R
   const logger = createLogger('debug', sink);
   const recorder = await DecisionRecorder.open({ path: recordsPath, replica: 'test-0', fsyncIntervalMs: 1 });
   const view = new StaticClusterView(options.cluster ?? []);
-  const app = createApp({ config, view, rules, sink: options.sink ?? recorder, logger, isReady: () => view.synced() });
-  return { app, recorder, recordsPath, logLines };
+  const metrics = createMetrics({ clusterViewSynced: () => view.synced(), ...(options.certificateNotAfter ? { certificateNotAfter: options.certificateNotAfter } : {}) });
+  const app = createApp({ config, view, rules, sink: options.sink ?? recorder, logger, metrics, isReady: () => view.synced() });
+  return { app, recorder, recordsPath, logLines, metrics };
 }
