@@ -36,13 +36,19 @@ const defaultValidityDays = 365;
 const dns1035Label = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** Output streams of the command: the process's own, or a capture in tests. */
+export interface CommandOutput {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
 interface OutputFile {
   name: string;
   contents: string;
   mode: number;
 }
 
-export async function runCerts(args: string[]): Promise<number> {
+export async function runCerts(args: string[], output: CommandOutput = process): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -58,7 +64,7 @@ export async function runCerts(args: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(certsUsage);
+    output.stdout.write(certsUsage);
     return 0;
   }
 
@@ -105,8 +111,8 @@ export async function runCerts(args: string[]): Promise<number> {
   if (webhookConfig !== undefined) {
     summary.push(...serviceMismatches(webhookConfig.text, service, namespace));
   }
-  process.stderr.write(`${summary.join('\n')}\n`);
-  process.stdout.write(`${encodeCaBundle(set.caCertPem)}\n`);
+  output.stderr.write(`${summary.join('\n')}\n`);
+  output.stdout.write(`${encodeCaBundle(set.caCertPem)}\n`);
   return 0;
 }
 

@@ -9,8 +9,8 @@ const pemBlockPattern = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 /**
  * Encodes CA certificates as the base64 `caBundle` value of a webhook's
  * `clientConfig`. `caPem` may hold several certificates, for example the old and
- * the new CA while a CA is replaced. Raises CertificateError when the text holds
- * no certificate, holds a private key, or holds a certificate that is not a CA.
+ * the new CA while a CA is replaced. Raises CertificateError when the text contains
+ * no certificate, contains a private key, or contains a certificate that is not a CA.
  */
 export function encodeCaBundle(caPem: string): string {
   const blocks = [...caPem.matchAll(pemBlockPattern)];
@@ -39,8 +39,8 @@ export function encodeCaBundle(caPem: string): string {
  * and ValidatingWebhookConfiguration in a multi-document YAML text (members of a
  * `List` included) and returns the text. Other documents, comments and key order
  * stay as they were. Raises InputError when the YAML is invalid, when it contains no
- * webhook, or when a webhook has no `clientConfig`; raises CertificateError for an
- * unusable `caPem` (see encodeCaBundle).
+ * webhook, or when a webhook has no `clientConfig`. Raises CertificateError for an
+ * unusable `caPem`, as encodeCaBundle does.
  */
 export function renderCaBundle(yamlText: string, caPem: string): string {
   const caBundle = encodeCaBundle(caPem);
@@ -127,7 +127,7 @@ function listWebhooks(documents: readonly Document.Parsed[]): WebhookNode[] {
   return webhooks;
 }
 
-/** The document's object, or the members of a `List` kind. */
+/** Returns the document's object, or the members of a `List` kind. */
 function topLevelObjects(contents: unknown): YAMLMap[] {
   if (!isMap(contents)) {
     return [];

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
+import { CertificateError } from '../errors.js';
 import { inspectPair } from './serving-certificate.js';
 
 /** The part of `https.Server` and `tls.Server` that the reloader uses. */
@@ -44,10 +45,10 @@ const dayMs = 24 * 60 * 60 * 1000;
 const watchSettleMs = 100;
 
 /**
- * Keeps a TLS server's certificate in step with its files. A Kubernetes Secret
- * volume updates by writing a new timestamped folder and renaming the `..data`
- * symlink to it, so the reloader watches the folders that contain the files and
- * also re-reads them on a timer, because file events are lost on some volume
+ * Keeps a TLS server's certificate in step with its files. The kubelet updates a
+ * Secret volume by writing a new timestamped folder and renaming the `..data`
+ * symlink to it, so the reloader watches the folders that contain the files.
+ * It also re-reads them on a timer, because file events are lost on some volume
  * types. When the content changes and the key matches the certificate, it calls
  * `setSecureContext`: new connections get the new certificate while open ones
  * keep the old one. A pair that cannot be used (half written, mismatched or
@@ -91,7 +92,7 @@ export class CertificateReloader {
 
   /**
    * Starts watching and polling for `server`, which must have been created with the
-   * starting certificate, and checks the expiry now and then on its interval.
+   * starting certificate. Checks the expiry at once and again on each interval.
    */
   start(server: SecureContextTarget): void {
     if (this.#server !== undefined) {
@@ -163,7 +164,7 @@ export class CertificateReloader {
     try {
       [cert, key] = await Promise.all([readFile(this.#certFile, 'utf8'), readFile(this.#keyFile, 'utf8')]);
     } catch (error) {
-      this.#reject(`cannot read certificate ${this.#certFile} or key ${this.#keyFile}: ${(error as Error).message}`, error);
+      this.#reject(new CertificateError(`cannot read certificate ${this.#certFile} or key ${this.#keyFile}: ${(error as Error).message}`, { cause: error }));
       return 'rejected';
     }
 
@@ -178,7 +179,7 @@ export class CertificateReloader {
       details = inspectPair({ certFile: this.#certFile, keyFile: this.#keyFile, cert, key });
       server.setSecureContext({ ...this.#options.contextOptions, cert, key });
     } catch (error) {
-      this.#reject((error as Error).message, error);
+      this.#reject(error as Error);
       return 'rejected';
     }
 
@@ -193,9 +194,9 @@ export class CertificateReloader {
   }
 
   /** Logs an unusable pair at warn once, and repeats of the same problem at debug, so polling does not flood the log. */
-  #reject(problem: string, error: unknown): void {
-    const level = problem === this.#lastProblem ? 'debug' : 'warn';
-    this.#lastProblem = problem;
+  #reject(error: Error): void {
+    const level = error.message === this.#lastProblem ? 'debug' : 'warn';
+    this.#lastProblem = error.message;
     this.#logger[level](
       { certFile: this.#certFile, keyFile: this.#keyFile, err: error, notAfter: this.#applied.notAfter.toISOString() },
       'serving certificate not reloaded; keeping the current one',

@@ -92,8 +92,8 @@ export function serviceDnsNames(service: string, namespace: string, clusterDomai
 }
 
 /**
- * The notAfter date of the first certificate in a PEM text. Node's X.509 parser
- * reads RSA and ECDSA certificates alike, where node-forge reads only RSA.
+ * Returns the notAfter date of the first certificate in a PEM text. Node's X.509
+ * parser reads RSA and ECDSA certificates alike, where node-forge reads only RSA.
  */
 export function certificateExpiry(certPem: string): Date {
   return new Date(new X509Certificate(certPem).validTo);

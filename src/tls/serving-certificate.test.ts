@@ -4,6 +4,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createEcdsaPair } from '../../test/tls/ecdsa-pair.js';
 import { captureLog } from '../../test/tls/log-capture.js';
 import { CertificateError } from '../errors.js';
 import { createCertificateSet } from './certificates.js';
@@ -23,6 +24,12 @@ describe('inspectPair', () => {
     const details = inspectPair({ ...files, cert: first.certPem, key: first.keyPem });
     expect(details.fingerprint256).toBe(new X509Certificate(first.certPem).fingerprint256);
     expect(details.notAfter.getTime()).toBe(Math.floor(first.notAfter.getTime() / 1000) * 1000);
+  });
+
+  it('accepts an ECDSA pair as cert-manager issues it', () => {
+    const ecdsa = createEcdsaPair();
+    const details = inspectPair({ ...files, cert: ecdsa.certPem, key: ecdsa.keyPem });
+    expect(details.fingerprint256).toBe(new X509Certificate(ecdsa.certPem).fingerprint256);
   });
 
   it.each([
@@ -71,7 +78,7 @@ describe('loadServingCertificate', () => {
     ).rejects.toThrow(`key ${join(folder, 'tls.key')} does not match certificate ${join(folder, 'tls.crt')}`);
   });
 
-  it('creates a development certificate with a private key file', async () => {
+  it('creates a development certificate, then reuses it', async () => {
     const folder = join(temporaryFolder(), 'certs');
     const { logger, lines } = captureLog();
     const created = await loadServingCertificate({ certDir: folder }, logger);
@@ -80,15 +87,8 @@ describe('loadServingCertificate', () => {
     expect(new X509Certificate(created.cert).subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1');
     expect((await stat(join(folder, 'tls.key'))).mode & 0o777).toBe(0o600);
     expect((await stat(join(folder, 'ca.key'))).mode & 0o777).toBe(0o600);
-    expect(lines.map((line) => line.msg)).toEqual(['created development certificate']);
-  });
 
-  it('reuses a valid development certificate', async () => {
-    const folder = temporaryFolder();
-    const { logger, lines } = captureLog();
-    const created = await loadServingCertificate({ certDir: folder }, logger);
     const reused = await loadServingCertificate({ certDir: folder }, logger);
-
     expect(reused.cert).toBe(created.cert);
     expect(lines.map((line) => line.msg)).toEqual(['created development certificate', 'reusing development certificate']);
   });

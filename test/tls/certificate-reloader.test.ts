@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCertificateSet, type CertificateSet } from '../../src/tls/certificates.js';
 import { CertificateReloader, type CertificateReloaderOptions } from '../../src/tls/certificate-reloader.js';
 import { loadServingCertificate } from '../../src/tls/serving-certificate.js';
+import { createEcdsaPair } from './ecdsa-pair.js';
 import { closeServer, getOverTls } from './https-client.js';
 import { captureLog, type CapturedLog } from './log-capture.js';
 import { SecretVolume } from './secret-volume.js';
@@ -145,6 +146,18 @@ describe('CertificateReloader', () => {
     await waitFor(() => reloader.fingerprint256 === secondFingerprint, 'the second certificate to be applied');
 
     expect((await getOverTls(port, { servername: 'localhost', ca: bothCas })).fingerprint256).toBe(secondFingerprint);
+  });
+
+  it('switches from RSA to ECDSA', async () => {
+    const ecdsa = createEcdsaPair();
+    const volume = await secretVolumeWith(first);
+    const { port, reloader } = await start(first, { certFile: volume.path('tls.crt'), keyFile: volume.path('tls.key') }, { watchFiles: false, pollIntervalMs: 0 });
+
+    await volume.update({ 'tls.crt': ecdsa.certPem, 'tls.key': ecdsa.keyPem });
+    expect(await reloader.check()).toBe('reloaded');
+
+    const fresh = await getOverTls(port, { servername: 'localhost', ca: ecdsa.certPem });
+    expect(fresh.fingerprint256).toBe(new X509Certificate(ecdsa.certPem).fingerprint256);
   });
 
   it('follows a development certificate rewritten in place', async () => {

@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { chmod, readFile, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { certsUsage, runCerts } from '../../src/cli/certs.js';
+import { UsageError } from '../../src/cli/usage-error.js';
+import { InputError } from '../../src/errors.js';
 import { closeServer, getOverTls, startHttpsServer } from './https-client.js';
 
 const repository = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,10 +26,24 @@ interface CommandResult {
 function certs(args: string[]): Promise<CommandResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', join(repository, 'src/cli/main.ts'), 'certs', ...args], { cwd: repository }, (error, stdout, stderr) => {
-      const status = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      let status = 0;
+      if (error !== null) {
+        status = typeof error.code === 'number' ? error.code : -1;
+      }
       resolve({ status, stdout, stderr });
     });
   });
+}
+
+/** Runs `certs` in this process and keeps what it prints. */
+async function certsInProcess(args: string[]): Promise<CommandResult> {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCerts(args, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+  });
+  return { status, stdout, stderr };
 }
 
 function temporaryFolder(): string {
@@ -37,79 +54,86 @@ function mode(info: { mode: number }): number {
   return info.mode & 0o777;
 }
 
-describe('phi-mesh-guard certs', () => {
-  const required = ['--service', 'phi-mesh-guard', '--namespace', 'guard-system'];
+const required = ['--service', 'phi-mesh-guard', '--namespace', 'guard-system'];
 
-  describe.concurrent('rejects bad arguments', () => {
-    it.each([
-      { name: 'missing --service', args: ['--namespace', 'guard-system', '--out', 'OUT'], message: 'missing required option --service NAME' },
-      { name: 'missing --namespace', args: ['--service', 'phi-mesh-guard', '--out', 'OUT'], message: 'missing required option --namespace NS' },
-      { name: 'missing --out', args: required, message: 'missing required option --out DIR' },
-      { name: '--days 0', args: [...required, '--out', 'OUT', '--days', '0'], message: '--days must be a whole number of days from 1 to 825; found "0"' },
-      { name: '--days 826', args: [...required, '--out', 'OUT', '--days', '826'], message: '--days must be a whole number of days from 1 to 825; found "826"' },
-      { name: '--days 1.5', args: [...required, '--out', 'OUT', '--days', '1.5'], message: '--days must be a whole number of days from 1 to 825; found "1.5"' },
-      { name: '--days=-30', args: [...required, '--out', 'OUT', '--days=-30'], message: '--days must be a whole number of days from 1 to 825; found "-30"' },
-      { name: '--days a year', args: [...required, '--out', 'OUT', '--days', 'year'], message: '--days must be a whole number of days from 1 to 825; found "year"' },
-      {
-        name: 'Service name with capitals',
-        args: ['--service', 'PhiGuard', '--namespace', 'guard-system', '--out', 'OUT'],
-        message: '--service must be a Service name: lowercase letters, digits and "-", starting with a letter, at most 63 characters; found "PhiGuard"',
-      },
-      {
-        name: 'namespace with a dot',
-        args: ['--service', 'phi-mesh-guard', '--namespace', 'guard.system', '--out', 'OUT'],
-        message:
-          '--namespace must be a namespace name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters; found "guard.system"',
-      },
-      {
-        name: 'empty cluster domain label',
-        args: [...required, '--out', 'OUT', '--cluster-domain', 'cluster..local'],
-        message: '--cluster-domain must be a DNS domain such as cluster.local; found "cluster..local"',
-      },
-      { name: 'unknown option', args: [...required, '--out', 'OUT', '--validity', '30'], message: "Unknown option '--validity'" },
-      {
-        name: 'missing webhook configuration file',
-        args: [...required, '--out', 'OUT', '--webhook-config', 'WORK/absent.yaml'],
-        message: 'cannot read --webhook-config WORK/absent.yaml: ENOENT: no such file or directory',
-      },
-      {
-        name: 'webhook configuration file without webhooks',
-        args: [...required, '--out', 'OUT', '--webhook-config', 'WORK/service.yaml'],
-        message: 'WORK/service.yaml: the YAML contains no MutatingWebhookConfiguration or ValidatingWebhookConfiguration with webhooks',
-      },
-    ])('$name', async ({ args, message }) => {
-      const work = temporaryFolder();
-      writeFileSync(join(work, 'service.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: { name: phi-mesh-guard }\n');
-      const out = join(work, 'out');
-      const expected = message.replace('WORK', work);
+/** Creates a folder with service.yaml, a YAML file without webhooks, and returns it with a path for --out inside it. */
+function workFolder(): { work: string; out: string } {
+  const work = temporaryFolder();
+  writeFileSync(join(work, 'service.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: { name: phi-mesh-guard }\n');
+  return { work, out: join(work, 'out') };
+}
 
-      const result = await certs(args.map((arg) => arg.replace('OUT', out).replace('WORK', work)));
+function fillIn(text: string, folders: { work: string; out: string }): string {
+  return text.replace('OUT', folders.out).replace('WORK', folders.work);
+}
 
-      expect(result.status).toBe(2);
-      expect(result.stderr.startsWith(`phi-mesh-guard certs: ${expected}`)).toBe(true);
-      expect(result.stdout).toBe('');
-      expect(await readdir(work)).toEqual(['service.yaml']);
-    });
+// main() prints a UsageError, a node:util parseArgs TypeError or a GuardError such as InputError
+// after "phi-mesh-guard certs: " and exits with status 2. These rows run in this process, because
+// starting the binary takes most of a second; the table below checks that mapping on the binary.
+describe('runCerts', () => {
+  it.each([
+    { name: 'missing --service', args: ['--namespace', 'guard-system', '--out', 'OUT'], raises: UsageError, message: 'missing required option --service NAME' },
+    { name: 'missing --namespace', args: ['--service', 'phi-mesh-guard', '--out', 'OUT'], raises: UsageError, message: 'missing required option --namespace NS' },
+    { name: 'missing --out', args: required, raises: UsageError, message: 'missing required option --out DIR' },
+    { name: '--days 0', args: [...required, '--out', 'OUT', '--days', '0'], raises: UsageError, message: '--days must be a whole number of days from 1 to 825; found "0"' },
+    { name: '--days 826', args: [...required, '--out', 'OUT', '--days', '826'], raises: UsageError, message: '--days must be a whole number of days from 1 to 825; found "826"' },
+    { name: '--days 1.5', args: [...required, '--out', 'OUT', '--days', '1.5'], raises: UsageError, message: '--days must be a whole number of days from 1 to 825; found "1.5"' },
+    { name: '--days=-30', args: [...required, '--out', 'OUT', '--days=-30'], raises: UsageError, message: '--days must be a whole number of days from 1 to 825; found "-30"' },
+    { name: '--days a year', args: [...required, '--out', 'OUT', '--days', 'year'], raises: UsageError, message: '--days must be a whole number of days from 1 to 825; found "year"' },
+    {
+      name: 'Service name with capitals',
+      args: ['--service', 'PhiGuard', '--namespace', 'guard-system', '--out', 'OUT'],
+      raises: UsageError,
+      message: '--service must be a Service name: lowercase letters, digits and "-", starting with a letter, at most 63 characters; found "PhiGuard"',
+    },
+    {
+      name: 'namespace with a dot',
+      args: ['--service', 'phi-mesh-guard', '--namespace', 'guard.system', '--out', 'OUT'],
+      raises: UsageError,
+      message:
+        '--namespace must be a namespace name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters; found "guard.system"',
+    },
+    {
+      name: 'empty cluster domain label',
+      args: [...required, '--out', 'OUT', '--cluster-domain', 'cluster..local'],
+      raises: UsageError,
+      message: '--cluster-domain must be a DNS domain such as cluster.local; found "cluster..local"',
+    },
+    { name: 'unknown option', args: [...required, '--out', 'OUT', '--validity', '30'], raises: TypeError, message: "Unknown option '--validity'" },
+    {
+      name: 'missing webhook configuration file',
+      args: [...required, '--out', 'OUT', '--webhook-config', 'WORK/absent.yaml'],
+      raises: InputError,
+      message: 'cannot read --webhook-config WORK/absent.yaml: ENOENT: no such file or directory',
+    },
+    {
+      name: 'webhook configuration file without webhooks',
+      args: [...required, '--out', 'OUT', '--webhook-config', 'WORK/service.yaml'],
+      raises: InputError,
+      message: 'WORK/service.yaml: the YAML contains no MutatingWebhookConfiguration or ValidatingWebhookConfiguration with webhooks',
+    },
+  ])('rejects $name', async ({ args, raises, message }) => {
+    const folders = workFolder();
 
-    it('existing files without --force', async () => {
-      const out = temporaryFolder();
-      writeFileSync(join(out, 'tls.key'), 'the key a running pod uses\n', { mode: 0o600 });
-      writeFileSync(join(out, 'ca.crt'), 'the CA the webhooks trust\n');
+    const error: unknown = await runCerts(args.map((arg) => fillIn(arg, folders))).then(
+      () => undefined,
+      (raised: unknown) => raised,
+    );
 
-      const result = await certs([...required, '--out', out]);
+    expect(error).toBeInstanceOf(raises);
+    expect((error as Error).message.startsWith(fillIn(message, folders))).toBe(true);
+    expect(await readdir(folders.work)).toEqual(['service.yaml']);
+  });
 
-      expect(result.status).toBe(2);
-      expect(result.stderr).toBe(`phi-mesh-guard certs: ${out} already contains ca.crt, tls.key; pass --force to replace them\n`);
-      expect((await readdir(out)).sort()).toEqual(['ca.crt', 'tls.key']);
-      expect(await readFile(join(out, 'tls.key'), 'utf8')).toBe('the key a running pod uses\n');
-    });
+  it('prints its usage with --help', async () => {
+    expect(await certsInProcess(['--help'])).toEqual({ status: 0, stdout: certsUsage, stderr: '' });
   });
 
   it('writes the certificates and the webhook configurations', async () => {
     const out = join(temporaryFolder(), 'webhook', 'certs');
     const before = Date.now();
 
-    const result = await certs([...required, '--out', out, '--days', '30', '--webhook-config', fixture]);
+    const result = await certsInProcess([...required, '--out', out, '--days', '30', '--webhook-config', fixture]);
 
     expect(result.status).toBe(0);
     const caPem = await readFile(join(out, 'ca.crt'), 'utf8');
@@ -155,12 +179,11 @@ describe('phi-mesh-guard certs', () => {
 
   it('replaces files with --force and restores key modes', async () => {
     const out = temporaryFolder();
-    mkdirSync(out, { recursive: true });
-    expect((await certs([...required, '--out', out, '--cluster-domain', 'hospital.internal'])).status).toBe(0);
+    expect((await certsInProcess([...required, '--out', out, '--cluster-domain', 'hospital.internal'])).status).toBe(0);
     const firstCa = await readFile(join(out, 'ca.crt'), 'utf8');
     await chmod(join(out, 'tls.key'), 0o644);
 
-    const result = await certs([...required, '--out', out, '--cluster-domain', 'hospital.internal', '--force']);
+    const result = await certsInProcess([...required, '--out', out, '--cluster-domain', 'hospital.internal', '--force']);
 
     expect(result.status).toBe(0);
     const secondCa = await readFile(join(out, 'ca.crt'), 'utf8');
@@ -170,10 +193,34 @@ describe('phi-mesh-guard certs', () => {
     expect((await readdir(out)).sort()).toEqual(['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
     expect(new X509Certificate(await readFile(join(out, 'tls.crt'))).subjectAltName).toContain('DNS:phi-mesh-guard.guard-system.svc.hospital.internal');
   });
+});
 
-  it('prints its usage with --help', async () => {
-    const result = await certs(['--help']);
-    expect(result.status).toBe(0);
-    expect(result.stdout.startsWith('Usage: phi-mesh-guard certs --service NAME --namespace NS --out DIR [options]\n')).toBe(true);
+describe.concurrent('phi-mesh-guard certs binary', () => {
+  it.each([
+    { name: 'bad --days', args: [...required, '--out', 'OUT', '--days', '900'], stderr: 'phi-mesh-guard certs: --days must be a whole number of days from 1 to 825; found "900"\n\nUsage: ' },
+    { name: 'unknown option', args: [...required, '--out', 'OUT', '--validity', '30'], stderr: "phi-mesh-guard certs: Unknown option '--validity'" },
+  ])('exits with status 2 for $name', async ({ args, stderr }) => {
+    const folders = workFolder();
+
+    const result = await certs(args.map((arg) => fillIn(arg, folders)));
+
+    expect(result.status).toBe(2);
+    expect(result.stderr.startsWith(fillIn(stderr, folders))).toBe(true);
+    expect(result.stdout).toBe('');
+    expect(await readdir(folders.work)).toEqual(['service.yaml']);
+  });
+
+  it('exits with status 2 for existing files without --force', async () => {
+    const out = temporaryFolder();
+    writeFileSync(join(out, 'tls.key'), 'the key a running pod uses\n', { mode: 0o600 });
+    writeFileSync(join(out, 'ca.crt'), 'the CA the webhooks trust\n');
+
+    const result = await certs([...required, '--out', out]);
+
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(`phi-mesh-guard certs: ${out} already contains ca.crt, tls.key; pass --force to replace them\n`);
+    expect(result.stdout).toBe('');
+    expect((await readdir(out)).sort()).toEqual(['ca.crt', 'tls.key']);
+    expect(await readFile(join(out, 'tls.key'), 'utf8')).toBe('the key a running pod uses\n');
   });
 });

@@ -43,7 +43,7 @@ export function getOverTls(port: number, options: { servername?: string; ca: str
   });
 }
 
-/** An HTTPS server on 127.0.0.1 and an OS-chosen port that answers 200 "ok". */
+/** Starts an HTTPS server on 127.0.0.1 and an OS-chosen port that responds 200 "ok" to every request. */
 export async function startHttpsServer(cert: string, key: string): Promise<{ server: Server; port: number }> {
   const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, (_req, res) => {
     res.end('ok');

@@ -8,7 +8,7 @@ export interface CapturedLog {
   lines: Record<string, unknown>[];
 }
 
-/** A real pino logger at debug level that keeps its records in memory. */
+/** Creates a real pino logger at debug level that keeps its records in memory. */
 export function captureLog(): CapturedLog {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
