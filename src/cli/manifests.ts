@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { readBaseManifests } from '../deploy/base-manifests.js';
-import { readCaBundle } from '../deploy/ca-bundle.js';
+import { readCertificateFolder } from '../deploy/certificate-folder.js';
 import { baseNames, renderManifests, stringifyManifests } from '../deploy/render.js';
+import { renderCaBundle } from '../tls/ca-bundle.js';
 import { UsageError } from './usage-error.js';
 
 export const manifestsUsage = `Usage: phi-mesh-guard manifests --image IMAGE [options]
@@ -20,13 +21,13 @@ Options:
                          webhook's caBundle, and tls.crt, when present, must be signed
                          by it and name NAME.NS.svc
 
-Without --certs, caBundle stays empty and the API server cannot verify the guard;
-fill it with cert-manager or \`phi-mesh-guard certs\` before relying on the webhooks.
+Without --certs, the webhooks carry no caBundle and the API server cannot verify the
+guard until cert-manager or a patch sets it (see docs/deploy.md).
 
 Exit status: 0 when the manifests are printed, 2 when an option or a file cannot be used.
 `;
 
-/** Namespaces the guard must not be installed into: the webhooks treat them specially. */
+/** Namespaces the guard must not be installed into, because the webhooks exclude them or give them an entry of their own. */
 const reservedNamespaces: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'istio-system']);
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -59,7 +60,7 @@ export async function runManifests(args: string[]): Promise<number> {
     throw new UsageError(`--namespace must be a DNS label (lower-case letters, digits and "-", at most 63 characters), found "${namespace}"`);
   }
   if (reservedNamespaces.has(namespace)) {
-    throw new UsageError(`--namespace ${namespace} is reserved: the webhooks exclude it or treat it apart; choose a namespace of its own, such as ${baseNames.namespace}`);
+    throw new UsageError(`--namespace ${namespace} is reserved, because the webhooks exclude it or give it an entry of its own; choose a namespace for the guard alone, such as ${baseNames.namespace}`);
   }
   const serviceName = values.service ?? baseNames.service;
   if (serviceName.length > 63 || !serviceNamePattern.test(serviceName)) {
@@ -67,18 +68,13 @@ export async function runManifests(args: string[]): Promise<number> {
   }
   const replicas = parseReplicas(values.replicas);
 
-  const caBundle = values.certs === undefined ? undefined : await readCaBundle(values.certs, `${serviceName}.${namespace}.svc`);
-  const documents = renderManifests(await readBaseManifests(), {
-    namespace,
-    image,
-    replicas,
-    serviceName,
-    ...(caBundle !== undefined ? { caBundle } : {}),
-  });
+  const caPem = values.certs === undefined ? undefined : await readCertificateFolder(values.certs, `${serviceName}.${namespace}.svc`);
+  const documents = renderManifests(await readBaseManifests(), { namespace, image, replicas, serviceName });
   const header =
     `# phi-mesh-guard for namespace ${namespace}, Service ${serviceName}, image ${image}, ${replicas} replicas.\n` +
-    `# caBundle: ${caBundle === undefined ? 'empty; fill it before relying on the webhooks' : `from ${values.certs}`}.\n`;
-  process.stdout.write(stringifyManifests(documents, header));
+    `# caBundle: ${caPem === undefined ? 'not set; set it before relying on the webhooks' : `the CA in ${values.certs}/ca.crt`}.\n\n`;
+  const text = stringifyManifests(documents, header);
+  process.stdout.write(caPem === undefined ? text : renderCaBundle(text, caPem));
   return 0;
 }
 

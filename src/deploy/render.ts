@@ -14,19 +14,17 @@ export interface RenderOptions {
   image: string;
   replicas: number;
   serviceName: string;
-  /** Base64 of the CA certificate PEM, for every webhook's `clientConfig.caBundle`. */
-  caBundle?: string;
 }
 
 const metadataNameLabel = 'kubernetes.io/metadata.name';
 
 /**
- * Rewrites copies of the base documents for one installation: the namespace of
- * every namespaced object and of the ClusterRoleBinding's subject, the Namespace
- * object itself, the Service name, the image and replica count of the
- * Deployment, and in both webhook configurations the Service reference, the
- * exclusion of the guard's namespace from the namespaceSelector, and the
- * caBundle when one is given. Comments in the base survive.
+ * Rewrites copies of the base documents for one installation. It sets the
+ * namespace of every namespaced object and of the ClusterRoleBinding's subject,
+ * the name of the Namespace object and of the Service, and the Deployment's
+ * image and replica count. In both webhook configurations it sets the Service
+ * reference and the exclusion of the guard's namespace from the
+ * namespaceSelector. Comments in the base survive.
  */
 export function renderManifests(base: readonly BaseDocument[], options: RenderOptions): Document[] {
   const rendered = base.map(({ file, document }) => {
@@ -43,10 +41,17 @@ export function renderManifests(base: readonly BaseDocument[], options: RenderOp
   return rendered;
 }
 
-/** Joins documents into one multi-document YAML stream, without line folding. */
-export function stringifyManifests(documents: readonly Document[], header?: string): string {
-  const body = documents.map((document) => document.toString({ lineWidth: 0 })).join('---\n');
-  return header === undefined ? body : `${header}${body}`;
+/**
+ * Joins documents into one multi-document YAML stream, without line folding. Sets
+ * each document's own start marker, because documents that came second in a base
+ * file carry one and documents that came first do not.
+ */
+export function stringifyManifests(documents: readonly Document[], header = ''): string {
+  const parts = documents.map((document, index) => {
+    document.directives!.docStart = index === 0 ? null : true;
+    return document.toString({ lineWidth: 0, flowCollectionPadding: false });
+  });
+  return `${header}${parts.join('')}`;
 }
 
 function rewriteDocument(document: Document, file: string, options: RenderOptions): void {
@@ -104,9 +109,6 @@ function rewriteWebhook(document: Document, index: number, options: RenderOption
   if (document.getIn([...service, 'name']) === baseNames.service) {
     document.setIn([...service, 'name'], options.serviceName);
   }
-  if (options.caBundle !== undefined) {
-    document.setIn(['webhooks', index, 'clientConfig', 'caBundle'], options.caBundle);
-  }
 
   const expressionsPath = ['webhooks', index, 'namespaceSelector', 'matchExpressions'];
   for (const expression of indexes(document.getIn(expressionsPath))) {
@@ -123,7 +125,7 @@ function rewriteWebhook(document: Document, index: number, options: RenderOption
   }
 }
 
-/** The item positions of a YAML sequence node, or none when the node is not a sequence. */
+/** Lists the item positions of a YAML sequence node, none when the node is not a sequence. */
 function indexes(node: unknown): number[] {
   if (!isSeq(node)) {
     return [];
