@@ -1,16 +1,16 @@
 import { createServer } from 'node:https';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { StaticClusterView } from '../cluster/static-view.js';
+import { openClusterView } from '../cluster/open-view.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { createMetrics } from '../metrics/metrics.js';
-import { readManifests } from '../manifest/read.js';
 import { DecisionRecorder } from '../records/recorder.js';
 import { rules } from '../rules/catalog.js';
 import { createApp } from '../server/app.js';
 import { CertificateReloader } from '../tls/certificate-reloader.js';
 import { loadServingCertificate } from '../tls/serving-certificate.js';
+import { UsageError } from './usage-error.js';
 
 export const serveUsage = `Usage: phi-mesh-guard serve [options]
 
@@ -22,10 +22,16 @@ Options:
   --port N                 HTTPS port (default 8443)
   --cert-dir DIR           folder for the development certificate (default certs)
   --cluster-state PATH     Namespace and PeerAuthentication manifests that form the
-                           cluster view (file, folder or -; repeatable)
+                           cluster view (file, folder or -; repeatable); for offline runs
+  --kubeconfig FILE        kubeconfig for the live cluster view; without it, KUBECONFIG,
+                           ~/.kube/config, then the pod's service account are tried
   --records FILE           decision record file (default records/decisions.jsonl)
   --mode enforce|dry-run   default mode for namespaces without a mode label
   --log-level LEVEL        fatal, error, warn, info, debug, trace or silent
+
+The cluster view (namespace labels, namespace-wide PeerAuthentications) comes from
+--cluster-state when given, else from informers through the kubeconfig. With neither,
+it is empty and no namespace counts as PHI.
 `;
 
 export async function runServe(args: string[]): Promise<number> {
@@ -36,6 +42,7 @@ export async function runServe(args: string[]): Promise<number> {
       port: { type: 'string' },
       'cert-dir': { type: 'string' },
       'cluster-state': { type: 'string', multiple: true },
+      kubeconfig: { type: 'string' },
       records: { type: 'string' },
       mode: { type: 'string' },
       'log-level': { type: 'string' },
@@ -60,13 +67,17 @@ export async function runServe(args: string[]): Promise<number> {
   });
   const logger = createLogger(config.logLevel);
 
-  const view = new StaticClusterView();
   const statePaths = values['cluster-state'] ?? [];
-  if (statePaths.length > 0) {
-    for (const document of await readManifests(statePaths)) {
-      view.add(document.object);
-    }
+  if (statePaths.length > 0 && values.kubeconfig !== undefined) {
+    throw new UsageError('--cluster-state and --kubeconfig cannot be combined: the first gives an offline cluster view, the second a live one');
   }
+  const clusterView = await openClusterView({
+    statePaths,
+    ...(values.kubeconfig !== undefined ? { kubeconfigFile: values.kubeconfig } : {}),
+    logger,
+    rootNamespace: config.rootNamespace,
+  });
+  const view = clusterView.view;
 
   const replica = process.env.POD_NAME ?? hostname();
   const recorder = await DecisionRecorder.open({ path: config.records.path, replica, fsyncIntervalMs: config.records.fsyncIntervalMs });
@@ -91,6 +102,7 @@ export async function runServe(args: string[]): Promise<number> {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => resolve());
   });
+  clusterView.start();
   logger.info(
     {
       port: config.server.port,
@@ -98,6 +110,7 @@ export async function runServe(args: string[]): Promise<number> {
       defaultMode: config.defaultMode,
       records: config.records.path,
       replica,
+      clusterView: clusterView.source,
       clusterStateFiles: statePaths.length,
       certFile: certificate.certFile,
       certificateNotAfter: certificate.notAfter.toISOString(),
@@ -109,6 +122,7 @@ export async function runServe(args: string[]): Promise<number> {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down');
       reloader.stop();
+      clusterView.stop().catch((error: unknown) => logger.error({ err: error }, 'cluster view informers not stopped cleanly'));
       server.close(() => {
         recorder
           .close()

@@ -8,7 +8,7 @@ export interface ApiGroupVersions {
   versions: string[];
 }
 
-/** An answer from the API server other than 200 or 404 during discovery. */
+/** A failed discovery request, or a discovery response other than 200 or 404. */
 export class DiscoveryError extends Error {
   constructor(
     message: string,
@@ -24,20 +24,38 @@ const maxDiscoveryBytes = 1024 * 1024;
 
 /**
  * Fetches the discovery document `/apis/GROUP` with the kubeconfig's credentials.
- * Resolves `undefined` when the API server answers 404, which it does while no
- * CustomResourceDefinition of that group is installed.
+ * Resolves `undefined` when the API server returns 404, which it does while no
+ * CustomResourceDefinition of that group is installed. `signal` cancels the request.
  */
-export async function fetchApiGroup(kubeConfig: KubeConfig, group: string, timeoutMs: number): Promise<ApiGroupVersions | undefined> {
+export async function fetchApiGroup(
+  kubeConfig: KubeConfig,
+  group: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ApiGroupVersions | undefined> {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) {
     throw new DiscoveryError('the kubeconfig has no current cluster');
   }
   const url = new URL(`${cluster.server.replace(/\/+$/, '')}/apis/${encodeURIComponent(group)}`);
-  const options: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, timeout: timeoutMs };
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const options: RequestOptions = {
+    method: 'GET',
+    headers: { Accept: 'application/json' },
+    signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+  };
   // Sets the credentials, the CA and an agent that honours the kubeconfig's proxy-url.
   await kubeConfig.applyToHTTPSOptions(options);
 
-  const response = await send(url, options, timeoutMs);
+  let response: { statusCode: number; body: string };
+  try {
+    response = await send(url, options);
+  } catch (error) {
+    if (timeout.aborted) {
+      throw new DiscoveryError(`GET ${url.pathname} timed out after ${timeoutMs} ms`, undefined, { cause: error });
+    }
+    throw error;
+  }
   if (response.statusCode === 404) {
     return undefined;
   }
@@ -76,7 +94,7 @@ function parseApiGroup(body: string, path: string): ApiGroupVersions {
   return typeof preferred === 'string' ? { preferredVersion: preferred, versions } : { versions };
 }
 
-function send(url: URL, options: RequestOptions, timeoutMs: number): Promise<{ statusCode: number; body: string }> {
+function send(url: URL, options: RequestOptions): Promise<{ statusCode: number; body: string }> {
   const requestFunction = url.protocol === 'http:' ? httpRequest : httpsRequest;
   return new Promise((resolve, reject) => {
     const request = requestFunction(url, options, (response: IncomingMessage) => {
@@ -93,7 +111,6 @@ function send(url: URL, options: RequestOptions, timeoutMs: number): Promise<{ s
       response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       response.on('error', reject);
     });
-    request.on('timeout', () => request.destroy(new DiscoveryError(`GET ${url.pathname} timed out after ${timeoutMs} ms`)));
     request.on('error', reject);
     request.end();
   });

@@ -30,7 +30,7 @@ export class Backoff {
     return Math.round(base / 2 + (this.random() * base) / 2);
   }
 
-  /** The number of delays handed out since the last reset. */
+  /** Returns the number of delays handed out since the last reset. */
   attempts(): number {
     return this.attempt;
   }

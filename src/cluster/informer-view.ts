@@ -1,4 +1,12 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  IsomorphicFetchHttpLibrary,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type RequestContext,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../admission/types.js';
 import { isMap } from '../engine/object.js';
@@ -24,7 +32,10 @@ export interface InformerViewOptions {
   retryInitialMs?: number;
   /** Cap on the retry delay. Default 30 000. */
   retryMaxMs?: number;
-  /** Limit for one discovery request, and for one complete list with all its pages. Default 60 000. */
+  /**
+   * Limit for one discovery request, for one complete list with all its pages, and
+   * for the API server to accept a watch. Default 60 000.
+   */
   requestTimeoutMs?: number;
   /** Items per list page. Default 500. */
   listPageSize?: number;
@@ -32,12 +43,12 @@ export interface InformerViewOptions {
   watchTimeoutSeconds?: number;
 }
 
-/** What the view keeps of a Namespace, in the shape the client's informer cache needs. */
+/** The fields of a Namespace that the view keeps, in the shape the client's informer cache needs. */
 interface NamespaceEntry extends KubernetesObject {
   metadata: { name: string; resourceVersion?: string; labels: Record<string, string> };
 }
 
-/** What the view keeps of a PeerAuthentication; `scope` is null for one with a non-empty selector. */
+/** The fields of a PeerAuthentication that the view keeps. `scope` is null for one with a non-empty selector. */
 interface PolicyEntry extends KubernetesObject {
   metadata: { name: string; namespace: string; resourceVersion?: string };
   scope: { mode: MtlsMode; creationTimestamp?: string } | null;
@@ -61,6 +72,8 @@ export class InformerClusterView implements ClusterView {
   private readonly listPageSize: number;
   private readonly discoveryBackoff: Backoff;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Aborts a discovery request in flight when the view stops. */
+  private readonly stopController = new AbortController();
   /** True once PeerAuthentications were listed or found not to exist. */
   private policiesKnown = false;
   private crdMissing = false;
@@ -80,8 +93,8 @@ export class InformerClusterView implements ClusterView {
       ...this.informerOptions(),
       resource: 'namespaces',
       path: '/api/v1/namespaces',
-      listPage: async (continueToken): Promise<ListPage> => {
-        const list = await core.listNamespace({ limit: this.listPageSize, _continue: continueToken });
+      listPage: async (continueToken, signal): Promise<ListPage> => {
+        const list = await core.listNamespace({ limit: this.listPageSize, _continue: continueToken }, abortable(signal));
         return { items: list.items, resourceVersion: list.metadata?.resourceVersion, continueToken: list.metadata?._continue };
       },
       trim: trimNamespace,
@@ -99,6 +112,7 @@ export class InformerClusterView implements ClusterView {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopController.abort();
     for (const timer of this.timers) {
       clearTimeout(timer);
     }
@@ -150,13 +164,13 @@ export class InformerClusterView implements ClusterView {
   /**
    * Looks up the preferred version of `security.istio.io` and starts the
    * PeerAuthentication informer for it. `notFoundVersion` is a version whose list
-   * just answered 404: when discovery still offers it, the group exists without
+   * just returned 404. When discovery still offers it, the group exists without
    * the PeerAuthentication CRD, which counts as missing until the next recheck.
    */
   private async discoverPolicies(notFoundVersion: string | undefined): Promise<void> {
     let version: string | undefined;
     try {
-      const group = await fetchApiGroup(this.options.kubeConfig, istioSecurityGroup, this.requestTimeoutMs);
+      const group = await fetchApiGroup(this.options.kubeConfig, istioSecurityGroup, this.requestTimeoutMs, this.stopController.signal);
       version = group === undefined ? undefined : chooseVersion(group);
     } catch (error) {
       if (!this.stopped) {
@@ -182,29 +196,26 @@ export class InformerClusterView implements ClusterView {
   }
 
   private watchPolicies(version: string): void {
-    if (this.crdMissing) {
-      this.logger.info({ group: istioSecurityGroup, version }, 'PeerAuthentication CRD found; watching PeerAuthentications');
-      this.crdMissing = false;
-    }
     const custom = this.options.kubeConfig.makeApiClient(CustomObjectsApi);
     const informer: ResourceInformer<PolicyEntry> = new ResourceInformer<PolicyEntry>({
       ...this.informerOptions(),
       resource: peerAuthenticationPlural,
       path: `/apis/${istioSecurityGroup}/${version}/${peerAuthenticationPlural}`,
-      listPage: async (continueToken): Promise<ListPage> => {
-        const list = (await custom.listClusterCustomObject({
-          group: istioSecurityGroup,
-          version,
-          plural: peerAuthenticationPlural,
-          limit: this.listPageSize,
-          _continue: continueToken,
-        })) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+      listPage: async (continueToken, signal): Promise<ListPage> => {
+        const list = (await custom.listClusterCustomObject(
+          { group: istioSecurityGroup, version, plural: peerAuthenticationPlural, limit: this.listPageSize, _continue: continueToken },
+          abortable(signal),
+        )) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
         return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion, continueToken: list.metadata?.continue };
       },
       trim: trimPolicy,
       onUpsert: (entry) => this.upsertPolicy(entry),
       onDelete: (entry) => this.removePolicy(entry.metadata.namespace, entry.metadata.name),
       onListed: () => {
+        if (this.crdMissing) {
+          this.logger.info({ group: istioSecurityGroup, version }, 'PeerAuthentication CRD found; watching PeerAuthentications');
+          this.crdMissing = false;
+        }
         this.policiesKnown = true;
         this.reportFirstSync();
       },
@@ -220,7 +231,7 @@ export class InformerClusterView implements ClusterView {
     informer.start();
   }
 
-  /** The list or watch answered 404: the CRD, or this version of it, is gone. */
+  /** Handles a 404 from the list or watch, which means the CRD, or this version of it, is gone. */
   private dropPolicyInformer(informer: ResourceInformer<PolicyEntry>, version: string): void {
     if (this.policyInformer !== informer) {
       return;
@@ -310,7 +321,7 @@ export class InformerClusterView implements ClusterView {
       kubeConfig: this.options.kubeConfig,
       logger: this.logger,
       retry: this.retryOptions(),
-      listTimeoutMs: this.requestTimeoutMs,
+      requestTimeoutMs: this.requestTimeoutMs,
       watchTimeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
     };
   }
@@ -326,6 +337,20 @@ export async function startInformerClusterView(options: InformerViewOptions): Pr
   return view;
 }
 
+const fetchLibrary = new IsomorphicFetchHttpLibrary();
+
+/** Request options for the generated API clients that make `signal` abort the request. */
+function abortable(signal: AbortSignal): ConfigurationOptions {
+  return {
+    httpApi: {
+      send: (request: RequestContext) => {
+        request.setSignal(signal);
+        return fetchLibrary.send(request);
+      },
+    },
+  };
+}
+
 /** Istio applies the oldest namespace-wide policy, and the first by name when two share a creation time. */
 function isOlder(a: ScopePeerAuthentication, b: ScopePeerAuthentication): boolean {
   const aTime = timestampMs(a.creationTimestamp);
@@ -336,7 +361,7 @@ function isOlder(a: ScopePeerAuthentication, b: ScopePeerAuthentication): boolea
   return a.name < b.name;
 }
 
-/** A missing or unreadable timestamp sorts first, as Go's zero time does in Istio's sort. */
+/** Parses a creation timestamp. A missing or unreadable one sorts first, as Go's zero time does in Istio's sort. */
 function timestampMs(timestamp: string | undefined): number {
   const parsed = timestamp === undefined ? Number.NaN : Date.parse(timestamp);
   return Number.isNaN(parsed) ? Number.NEGATIVE_INFINITY : parsed;
@@ -381,9 +406,15 @@ function trimPolicy(object: unknown): PolicyEntry {
     scope: null,
   };
   if (isMap(object) && isScopeWide(object as KubeObject)) {
+    const mode = peerAuthenticationMode(object as KubeObject);
     const created = metadata.creationTimestamp;
-    const creationTimestamp = created instanceof Date ? created.toISOString() : typeof created === 'string' ? created : undefined;
-    entry.scope = creationTimestamp === undefined ? { mode: peerAuthenticationMode(object as KubeObject) } : { mode: peerAuthenticationMode(object as KubeObject), creationTimestamp };
+    if (typeof created === 'string') {
+      entry.scope = { mode, creationTimestamp: created };
+    } else if (created instanceof Date) {
+      entry.scope = { mode, creationTimestamp: created.toISOString() };
+    } else {
+      entry.scope = { mode };
+    }
   }
   return entry;
 }

@@ -14,11 +14,11 @@ export interface KubeConfigSearch {
 const serviceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
- * Loads a kubeconfig from the first source that exists, in kubectl's order:
- * the `file` given, else the files listed in `KUBECONFIG` (missing ones skipped,
- * and for a name defined twice the first file wins), else `~/.kube/config`, else
- * the pod's service account when `KUBERNETES_SERVICE_HOST` is set. Returns
- * `undefined` when there is none. `KubeConfig.loadFromDefault()` is not used
+ * Loads a kubeconfig from the first source that exists, in kubectl's order.
+ * The sources are the `file` given, else the files listed in `KUBECONFIG`, else
+ * `~/.kube/config`, else the pod's service account when `KUBERNETES_SERVICE_HOST`
+ * and `KUBERNETES_SERVICE_PORT` are set and its token file exists. Missing `KUBECONFIG` files are skipped, and for a name defined in two of
+ * them the first file wins. Returns `undefined` when there is no source. `KubeConfig.loadFromDefault()` is not used
  * because it silently falls back to http://localhost:8080.
  * Raises ConfigError for a file that cannot be read or parsed, or that names no
  * current context with a cluster.

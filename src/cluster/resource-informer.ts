@@ -15,11 +15,14 @@ export interface ResourceInformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** The collection path that is watched, such as `/api/v1/namespaces`. */
   path: string;
-  /** Lists one page; the informer follows continue tokens until the list is complete. */
-  listPage: (continueToken: string | undefined) => Promise<ListPage>;
+  /**
+   * Lists one page; the informer follows continue tokens until the list is complete.
+   * The request must end when `signal` aborts, at the list timeout or at `stop()`.
+   */
+  listPage: (continueToken: string | undefined, signal: AbortSignal) => Promise<ListPage>;
   /**
    * Reduces an object to the few fields the view keeps. It is applied to list items
-   * and watch events before the client's cache sees them, so no whole object stays
+   * and watch events before the client's cache receives them, so no whole object stays
    * in memory. It must not throw and must keep `metadata.name`, `metadata.namespace`
    * and `metadata.resourceVersion`.
    */
@@ -35,14 +38,19 @@ export interface ResourceInformerOptions<T extends KubernetesObject> {
   onError?: (error: unknown) => 'retry' | 'handled';
   logger: Logger;
   retry: { initialMs: number; maxMs: number };
-  listTimeoutMs: number;
-  /** Server-side watch timeout; each watch asks for a random value between this and twice this. */
+  /** Limit for a complete list with all its pages, and for the API server to accept a watch. */
+  requestTimeoutMs: number;
+  /** Server-side watch timeout. Each watch requests a random value between this and twice this. */
   watchTimeoutSeconds: number;
 }
 
-/** Extra time past the server-side watch timeout before the client drops a silent watch. */
+/**
+ * Extra time past the server-side watch timeout before the client drops a watch the server should have ended.
+ * NOTE: a connection that dies without FIN or RST is noticed only then or by TCP keepalive, so until
+ * then the view may miss changes while it still counts as synced.
+ */
 const watchDeadlineGraceMs = 30_000;
-/** A watch that ends without error sooner than this is reopened after a backoff delay. */
+/** A watch that ends without error sooner than this after it opened is reopened after a backoff delay. */
 const shortWatchMs = 1_000;
 
 /**
@@ -63,19 +71,28 @@ const shortWatchMs = 1_000;
 export class ResourceInformer<T extends KubernetesObject> {
   private readonly informer: ListWatch<T>;
   private readonly backoff: Backoff;
+  /** Delays for watches that end cleanly right after they open, such as behind a misbehaving proxy. */
+  private readonly shortWatchBackoff: Backoff;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Aborts list requests in flight when the informer stops. */
+  private stopController = new AbortController();
   private stopped = true;
   private listed = false;
   private listApplied = false;
   private restartPending = false;
+  /** Time of the first failure since the last watch opened. */
   private downSinceMs: number | undefined;
+  /** Time when the informer began (re)opening its watch, until the API server accepts it. */
+  private openingSinceMs: number | undefined;
 
   constructor(private readonly options: ResourceInformerOptions<T>) {
     this.backoff = new Backoff(options.retry);
-    const watch = new SupervisedWatch<T>(options.kubeConfig, {
+    this.shortWatchBackoff = new Backoff(options.retry);
+    const watch = new SupervisedWatch<T>(withRequestTimeout(options.kubeConfig, options.requestTimeoutMs), {
       beforeWatch: () => this.beforeWatch(),
+      isStopped: () => this.stopped,
       connected: () => this.watchConnected(),
-      delay: (callback) => this.delay(callback),
+      ended: (durationMs, callback) => this.watchEnded(durationMs, callback),
       trim: (object) => options.trim(object),
       timeoutSeconds: () => Math.round(options.watchTimeoutSeconds * (1 + Math.random())),
     });
@@ -89,11 +106,15 @@ export class ResourceInformer<T extends KubernetesObject> {
   start(): void {
     this.stopped = false;
     this.restartPending = false;
+    if (this.stopController.signal.aborted) {
+      this.stopController = new AbortController();
+    }
     this.run();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopController.abort();
     for (const timer of this.timers) {
       clearTimeout(timer);
     }
@@ -106,12 +127,21 @@ export class ResourceInformer<T extends KubernetesObject> {
     return this.listed;
   }
 
-  /** When the list or watch started failing, in epoch milliseconds; `undefined` while healthy. */
+  /**
+   * Returns when the informer last had no open watch, in epoch milliseconds, or
+   * `undefined` while a watch is open. A list or watch that fails counts from its
+   * first failure. A reconnect that hangs, as to an unreachable API server, counts
+   * from the moment it began, so the view turns stale before TCP gives up.
+   */
   failingSince(): number | undefined {
-    return this.downSinceMs;
+    if (this.downSinceMs === undefined || this.openingSinceMs === undefined) {
+      return this.downSinceMs ?? this.openingSinceMs;
+    }
+    return Math.min(this.downSinceMs, this.openingSinceMs);
   }
 
   private run(): void {
+    this.openingSinceMs ??= Date.now();
     this.informer.start().catch((error: unknown) => this.handleError(error));
   }
 
@@ -119,9 +149,18 @@ export class ResourceInformer<T extends KubernetesObject> {
     const items: T[] = [];
     let resourceVersion = '';
     let continueToken: string | undefined;
-    const deadline = Date.now() + this.options.listTimeoutMs;
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
+    const signal = AbortSignal.any([this.stopController.signal, timeout]);
     do {
-      const page = await withTimeout(this.options.listPage(continueToken), deadline - Date.now(), `list of ${this.options.resource}`);
+      let page: ListPage;
+      try {
+        page = await this.options.listPage(continueToken, signal);
+      } catch (error) {
+        if (timeout.aborted) {
+          throw new Error(`list of ${this.options.resource} timed out after ${this.options.requestTimeoutMs} ms`, { cause: error });
+        }
+        throw error;
+      }
       for (const item of page.items) {
         items.push(this.options.trim(item));
       }
@@ -151,14 +190,22 @@ export class ResourceInformer<T extends KubernetesObject> {
       this.options.logger.info({ resource: this.options.resource, downForMs: Date.now() - this.downSinceMs }, 'watch reconnected');
     }
     this.downSinceMs = undefined;
+    this.openingSinceMs = undefined;
     this.backoff.reset();
   }
 
-  private delay(callback: () => void): void {
+  /** Reopens at once after a watch that lasted, and after a backoff delay one that ended right away. */
+  private watchEnded(durationMs: number, reopen: () => void): void {
+    this.openingSinceMs ??= Date.now();
+    if (durationMs >= shortWatchMs) {
+      this.shortWatchBackoff.reset();
+      reopen();
+      return;
+    }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      callback();
-    }, this.backoff.nextDelayMs());
+      reopen();
+    }, this.shortWatchBackoff.nextDelayMs());
     this.timers.add(timer);
   }
 
@@ -198,10 +245,11 @@ type WatchCallback = (phase: string, apiObject: unknown, watchObject?: unknown) 
 interface WatchHooks<T> {
   /** Returns false once the informer is stopped; reports a list applied just before. */
   beforeWatch: () => boolean;
-  /** The API server answered 200 to a watch. */
+  isStopped: () => boolean;
+  /** Reports that the API server accepted a watch with status 200. */
   connected: () => void;
-  /** Runs a callback after the next backoff delay, unless the informer stops first. */
-  delay: (callback: () => void) => void;
+  /** A watch ended without error after `durationMs`; `reopen` hands the end to ListWatch. */
+  ended: (durationMs: number, reopen: () => void) => void;
   trim: (object: unknown) => T;
   timeoutSeconds: () => number;
 }
@@ -210,9 +258,9 @@ interface WatchHooks<T> {
  * The client's `Watch`, with objects trimmed before ListWatch caches them, a
  * server-side timeout and a client-side deadline per watch, a backoff delay after
  * a watch that ended at once, and no watch opened after the informer stopped.
- * A failure before the request is sent (such as a credential plugin that fails)
- * goes to `done`; the base class would reject instead, and ListWatch does not
- * catch that rejection when it reopens a watch.
+ * A failure before the request is sent, such as a failing credential plugin, goes
+ * to `done`. The base class rejects instead, and ListWatch leaves that rejection
+ * unhandled when it reopens a watch.
  */
 class SupervisedWatch<T extends KubernetesObject> extends Watch {
   constructor(
@@ -244,10 +292,10 @@ class SupervisedWatch<T extends KubernetesObject> extends Watch {
       finished = true;
       clearTimeout(deadline);
       if (deadlinePassed) {
-        // Our own abort: reopen from the last resourceVersion like a clean end.
-        done(null);
-      } else if (error === null && Date.now() - startedAt < shortWatchMs) {
-        this.hooks.delay(() => done(null));
+        // Our own abort: reopen at once from the last resourceVersion like a clean end.
+        this.hooks.ended(Number.POSITIVE_INFINITY, () => done(null));
+      } else if (error === null) {
+        this.hooks.ended(Date.now() - startedAt, () => done(null));
       } else {
         done(error);
       }
@@ -259,6 +307,12 @@ class SupervisedWatch<T extends KubernetesObject> extends Watch {
 
     try {
       const controller = await super.watch(path, { ...queryParams, timeoutSeconds, allowWatchBookmarks: true }, trimmingCallback, finish);
+      if (this.hooks.isStopped()) {
+        // ListWatch.stop() ran while the request waited for its headers, when ListWatch
+        // had no controller to abort yet.
+        controller.abort();
+        return controller;
+      }
       if (!finished) {
         this.hooks.connected();
         deadline = setTimeout(() => {
@@ -275,15 +329,19 @@ class SupervisedWatch<T extends KubernetesObject> extends Watch {
   }
 }
 
-function withTimeout<V>(promise: Promise<V>, timeoutMs: number, what: string): Promise<V> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${Math.max(0, Math.round(timeoutMs))} ms`)), Math.max(0, timeoutMs));
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/**
+ * Returns a view of `kubeConfig` whose fetch options carry a timeout. The client's
+ * `Watch` 1.4.0 sets no timeout of its own, so a watch request that never gets its
+ * response headers would wait forever. node-fetch 2 clears this timeout when the
+ * headers arrive, so it does not limit how long the watch then stays open.
+ */
+function withRequestTimeout(kubeConfig: KubeConfig, timeoutMs: number): KubeConfig {
+  const limited = Object.create(kubeConfig) as KubeConfig;
+  limited.applyToFetchOptions = async (options) => ({ ...(await kubeConfig.applyToFetchOptions(options)), timeout: timeoutMs });
+  return limited;
 }
 
-/** The HTTP status of a client error: `ApiException.code` or the watch's `statusCode`. */
+/** Returns the HTTP status of a client error: `ApiException.code` or the watch's `statusCode`. */
 export function statusCodeOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) {
     return undefined;
@@ -296,8 +354,8 @@ export function statusCodeOf(error: unknown): number | undefined {
 }
 
 /**
- * A short description of a client error for logs. `ApiException` messages carry the
- * whole response body and headers, so only the status and the Status message are kept.
+ * Describes a client error briefly for logs. `ApiException` messages carry the whole
+ * response body and headers, so only the status and the Status message are kept.
  */
 export function describeApiError(error: unknown): { statusCode?: number; message: string } {
   const statusCode = statusCodeOf(error);
@@ -308,8 +366,11 @@ export function describeApiError(error: unknown): { statusCode?: number; message
     message = statusMessage;
   } else if (statusCode !== undefined && (error as { body?: unknown }).body !== undefined) {
     message = `HTTP ${statusCode}`;
+  } else if (error instanceof Error) {
+    // A failing exec credential plugin yields its empty standard error as the message.
+    message = error.message === '' ? `${error.name} without a message` : (error.message.split('\n')[0] ?? '');
   } else {
-    message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    message = String(error);
   }
   const trimmed = message.length > 300 ? `${message.slice(0, 300)}…` : message;
   return statusCode === undefined ? { message: trimmed } : { statusCode, message: trimmed };

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { startInformerClusterView, type InformerClusterView, type InformerViewOptions } from '../../src/cluster/informer-view.js';
 import { createLogger } from '../../src/log.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
@@ -22,10 +23,19 @@ afterEach(async () => {
   }
 });
 
-/** Starts a fake API server, lets `seed` fill it, then starts a view against it with short delays. */
-async function startHarness(seed: (fake: FakeApiServer) => void = () => {}, options: Partial<InformerViewOptions> = {}): Promise<Harness> {
+/**
+ * Starts a fake API server, lets `seed` fill it, then starts a view against it with
+ * short delays. `editKubeConfig` may change the KubeConfig that points at the fake.
+ */
+async function startHarness(
+  seed: (fake: FakeApiServer) => void = () => {},
+  options: Partial<InformerViewOptions> = {},
+  editKubeConfig: (kubeConfig: KubeConfig) => void = () => {},
+): Promise<Harness> {
   const fake = await FakeApiServer.start();
   seed(fake);
+  const kubeConfig = fake.kubeConfig();
+  editKubeConfig(kubeConfig);
   const logLines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -38,7 +48,7 @@ async function startHarness(seed: (fake: FakeApiServer) => void = () => {}, opti
     },
   });
   const view = await startInformerClusterView({
-    kubeConfig: fake.kubeConfig(),
+    kubeConfig,
     logger: createLogger('debug', sink),
     rootNamespace: 'istio-system',
     retryInitialMs: 20,
@@ -51,9 +61,15 @@ async function startHarness(seed: (fake: FakeApiServer) => void = () => {}, opti
   return harness;
 }
 
-async function startSynced(seed: (fake: FakeApiServer) => void = () => {}, options: Partial<InformerViewOptions> = {}): Promise<Harness> {
+/**
+ * Starts a harness and waits for the first sync and for the watches to be open on
+ * the server, so that changes made next reach the client through a watch.
+ */
+async function startSynced(seed: (fake: FakeApiServer) => void = () => {}, options: Partial<InformerViewOptions> = {}, policyWatch = true): Promise<Harness> {
   const harness = await startHarness(seed, options);
-  await waitFor('the first sync', () => harness.view.synced());
+  const { fake, view } = harness;
+  await waitFor('the first sync', () => view.synced());
+  await waitFor('open watches', () => fake.openWatchCount('namespaces') === 1 && fake.openWatchCount('peerauthentications') === (policyWatch ? 1 : 0));
   return harness;
 }
 
@@ -240,6 +256,40 @@ describe('InformerClusterView recovery', () => {
     expect(logLines.some((line) => line.msg === 'watch reconnected')).toBe(true);
   });
 
+  it.each([
+    { name: 'namespace list', kind: 'namespaces' as const, message: 'list of namespaces timed out after 200 ms' },
+    { name: 'policy list', kind: 'peerauthentications' as const, message: 'list of peerauthentications timed out after 200 ms' },
+    { name: 'discovery', kind: 'discovery' as const, message: 'GET /apis/security.istio.io timed out after 200 ms' },
+  ])('$name timeout retried', async ({ kind, message }) => {
+    const { fake, view, logLines } = await startHarness((server) => server.stall(kind, true), { requestTimeoutMs: 200 });
+
+    await waitFor('the timeout', () => logLines.some((line) => (line.error as { message?: string } | undefined)?.message === message));
+    expect(view.synced()).toBe(false);
+    await waitFor('the abandoned request to close', () => fake.stalledRequestCount() === 0);
+
+    fake.stall(kind, false);
+    await waitFor('the first sync', () => view.synced());
+  });
+
+  it('failing credential plugin retried', async () => {
+    // `false` exits 1 without output, so every request fails before it is sent.
+    const failingPlugin = { command: 'false', args: [], apiVersion: 'client.authentication.k8s.io/v1' };
+    const { fake, view, logLines } = await startHarness(
+      () => {},
+      {},
+      (kubeConfig) => {
+        kubeConfig.users = [{ name: 'fake-user', exec: failingPlugin }];
+      },
+    );
+
+    const failures = () => logLines.filter((line) => line.msg === 'list or watch failed; retrying' && line.resource === 'namespaces');
+    await waitFor('two failed attempts', () => failures().length >= 2);
+
+    expect(failures()[0]).toMatchObject({ attempt: 1, error: { message: 'Error without a message' } });
+    expect(view.synced()).toBe(false);
+    expect(fake.countRequests('namespaces')).toBe(0);
+  });
+
   it('list pages followed', async () => {
     const names = ['a', 'b', 'c', 'd', 'e'];
     const { fake, view } = await startSynced((server) => names.forEach((name) => server.putNamespace(name)), { listPageSize: 2 });
@@ -288,9 +338,32 @@ describe('InformerClusterView readiness', () => {
     await waitFor('the recovery', () => view.synced());
   });
 
+  it('hanging reconnect turns stale', async () => {
+    const { fake, view, logLines } = await startSynced((server) => server.putNamespace('billing'), { stalenessMs: 300, requestTimeoutMs: 1_500 });
+    const failures = () => logLines.filter((line) => line.msg === 'list or watch failed; retrying');
+
+    fake.stall('namespaces', true);
+    fake.endWatches('namespaces');
+    await waitFor('staleness', () => !view.synced());
+    expect(failures()).toEqual([]);
+
+    fake.stall('namespaces', false);
+    await waitFor('the watch timeout', () => failures().length === 1);
+    expect(String((failures()[0]?.error as { message?: string }).message)).toMatch(/^network timeout at: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\?watch=true/);
+    await waitFor('the recovery', () => view.synced());
+  });
+
+  it('stop aborts a pending list', async () => {
+    const { fake, view } = await startHarness((server) => server.stall('namespaces', true));
+    await waitFor('the pending list', () => fake.stalledRequestCount() === 1);
+
+    await view.stop();
+
+    await waitFor('the list to close', () => fake.stalledRequestCount() === 0);
+  });
+
   it('stop closes watches', async () => {
     const { fake, view } = await startSynced();
-    await waitFor('both watches', () => fake.openWatchCount('namespaces') === 1 && fake.openWatchCount('peerauthentications') === 1);
 
     await view.stop();
 
@@ -303,10 +376,14 @@ describe('InformerClusterView PeerAuthentication CRD', () => {
   const missingMessage = 'PeerAuthentication CRD not installed; treating PeerAuthentications as absent until it appears';
 
   it('missing CRD warns once', async () => {
-    const { fake, view, logLines } = await startSynced((server) => {
-      server.putNamespace('billing', phiLabel);
-      server.removePeerAuthenticationCrd();
-    });
+    const { fake, view, logLines } = await startSynced(
+      (server) => {
+        server.putNamespace('billing', phiLabel);
+        server.removePeerAuthenticationCrd();
+      },
+      {},
+      false,
+    );
 
     expect(view.namespace('billing')).toBeDefined();
     expect(view.scopePeerAuthentication('istio-system')).toBeUndefined();
@@ -341,7 +418,7 @@ describe('InformerClusterView PeerAuthentication CRD', () => {
   });
 
   it('group without PeerAuthentication counts as missing', async () => {
-    const harness = await startSynced((server) => server.setPeerAuthenticationServed(false));
+    const harness = await startSynced((server) => server.setPeerAuthenticationServed(false), {}, false);
     const { fake, view } = harness;
 
     expect(view.scopePeerAuthentication('istio-system')).toBeUndefined();
@@ -355,11 +432,11 @@ describe('InformerClusterView PeerAuthentication CRD', () => {
 
   it.each([
     { name: 'preferred v1beta1', versions: ['v1', 'v1beta1'], preferred: 'v1beta1', watched: 'v1beta1' },
-    { name: 'no preferred, v1 served', versions: ['v1beta1', 'v1'], preferred: undefined, watched: 'v1' },
-    { name: 'no preferred, only v1beta1', versions: ['v1beta1'], preferred: undefined, watched: 'v1beta1' },
+    { name: 'no preferred, v1 served', versions: ['v1beta1', 'v1'], preferred: null, watched: 'v1' },
+    { name: 'no preferred, only v1beta1', versions: ['v1beta1'], preferred: null, watched: 'v1beta1' },
   ])('$name', async ({ versions, preferred, watched }) => {
     const { fake, view } = await startSynced((server) => {
-      server.installPeerAuthenticationCrd(versions, preferred);
+      server.installPeerAuthenticationCrd({ versions, preferredVersion: preferred });
       server.putPeerAuthentication({ namespace: 'billing', name: 'default', mode: 'STRICT' });
     });
 

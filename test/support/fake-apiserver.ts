@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -6,9 +7,9 @@ import { KubeConfig } from '@kubernetes/client-node';
  * A Kubernetes API server reduced to what the informer cluster view calls: lists
  * and watches of namespaces and PeerAuthentications, and discovery of
  * `security.istio.io`. It runs over plain HTTP on 127.0.0.1, keeps a global
- * resourceVersion counter and an event history per resource, and can be told to
- * end watches, expire old resourceVersions, answer a watch with an HTTP status,
- * go unavailable, or drop the PeerAuthentication CRD.
+ * resourceVersion counter and an event history per resource. Tests can make it
+ * end watches, expire old resourceVersions, fail a watch with an HTTP status,
+ * stall lists, go unavailable, or drop the PeerAuthentication CRD.
  */
 
 type ResourceKind = 'namespaces' | 'peerauthentications';
@@ -50,6 +51,7 @@ export interface RecordedRequest {
   resourceVersion?: string;
   limit?: string;
   continueToken?: string;
+  authorization?: string;
 }
 
 export class FakeApiServer {
@@ -68,6 +70,9 @@ export class FakeApiServer {
   private preferredVersion: string | undefined = 'v1';
   private unavailable = false;
   private peerAuthenticationServed = true;
+  private readonly stalledKinds = new Set<ResourceKind | 'discovery'>();
+  /** Requests held without a response until the client gives up. */
+  private readonly stalledRequests = new Set<ServerResponse>();
 
   private constructor(
     private readonly server: Server,
@@ -83,7 +88,7 @@ export class FakeApiServer {
     return fake;
   }
 
-  /** A KubeConfig that points at this server; plain HTTP needs `skipTLSVerify` in client-node. */
+  /** Returns a KubeConfig for this server. client-node accepts plain HTTP only with `skipTLSVerify`. */
   kubeConfig(): KubeConfig {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
@@ -95,7 +100,32 @@ export class FakeApiServer {
     return kubeConfig;
   }
 
+  /** Writes a kubeconfig file for this server, as `--kubeconfig` and `KUBECONFIG` read it. */
+  writeKubeconfig(path: string): void {
+    const lines = [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '  - name: fake',
+      '    cluster:',
+      `      server: ${this.url}`,
+      '      insecure-skip-tls-verify: true',
+      'users:',
+      '  - name: fake-user',
+      '    user:',
+      '      token: fake-token',
+      'contexts:',
+      '  - name: fake',
+      '    context: { cluster: fake, user: fake-user }',
+      'current-context: fake',
+    ];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+  }
+
   async close(): Promise<void> {
+    for (const response of this.stalledRequests) {
+      response.destroy();
+    }
     for (const watch of this.watches) {
       watch.response.destroy();
     }
@@ -175,7 +205,7 @@ export class FakeApiServer {
 
   /**
    * Removes the CRD as the API server does: every PeerAuthentication is deleted
-   * (watchers see DELETED), open watches end, and the group's paths answer 404.
+   * (watchers receive DELETED), open watches end, and the group's paths return 404.
    */
   removePeerAuthenticationCrd(): void {
     for (const [key, object] of this.policies) {
@@ -187,17 +217,34 @@ export class FakeApiServer {
     this.endWatches('peerauthentications');
   }
 
-  installPeerAuthenticationCrd(versions: string[] = ['v1', 'v1beta1'], preferredVersion: string | undefined = versions[0]): void {
+  /** Installs the CRD; `preferredVersion: null` leaves it out of the discovery document. */
+  installPeerAuthenticationCrd(options: { versions?: string[]; preferredVersion?: string | null } = {}): void {
+    const versions = options.versions ?? ['v1', 'v1beta1'];
+    const preferred = options.preferredVersion === undefined ? versions[0] : options.preferredVersion;
     this.crdVersions = versions;
-    this.preferredVersion = preferredVersion;
+    this.preferredVersion = preferred ?? undefined;
   }
 
   /**
    * With `false`, discovery still lists the group but the peerauthentications
-   * paths answer 404, as when only another CRD of `security.istio.io` is installed.
+   * paths return 404, as when only another CRD of `security.istio.io` is installed.
    */
   setPeerAuthenticationServed(served: boolean): void {
     this.peerAuthenticationServed = served;
+  }
+
+  /** While stalled, list and watch requests of `kind` (or discovery requests) get no response at all. */
+  stall(kind: ResourceKind | 'discovery', stalled: boolean): void {
+    if (stalled) {
+      this.stalledKinds.add(kind);
+    } else {
+      this.stalledKinds.delete(kind);
+    }
+  }
+
+  /** Stalled requests whose client has not closed the connection yet. */
+  stalledRequestCount(): number {
+    return this.stalledRequests.size;
   }
 
   /** Ends open watches cleanly, as the API server does at its watch timeout. */
@@ -233,7 +280,7 @@ export class FakeApiServer {
     }
   }
 
-  /** Answers the next watch requests for `kind` with these HTTP statuses, one each. */
+  /** Fails the next watch requests for `kind` with these HTTP statuses, one each. */
   failNextWatches(kind: ResourceKind, ...statusCodes: number[]): void {
     this.watchFailures[kind].push(...statusCodes);
   }
@@ -285,6 +332,7 @@ export class FakeApiServer {
       ...optional('resourceVersion', url.searchParams.get('resourceVersion')),
       ...optional('limit', url.searchParams.get('limit')),
       ...optional('continueToken', url.searchParams.get('continue')),
+      ...optional('authorization', request.headers.authorization ?? null),
     });
 
     if (this.unavailable) {
@@ -293,6 +341,13 @@ export class FakeApiServer {
     }
     if (request.method !== 'GET') {
       sendStatus(response, 405, 'MethodNotAllowed', `${request.method} is not supported by the fake API server`);
+      return;
+    }
+
+    const stalledKind = url.pathname === '/apis/security.istio.io' ? 'discovery' : url.pathname.endsWith('/peerauthentications') ? 'peerauthentications' : 'namespaces';
+    if (this.stalledKinds.has(stalledKind)) {
+      this.stalledRequests.add(response);
+      response.on('close', () => this.stalledRequests.delete(response));
       return;
     }
 
@@ -346,6 +401,8 @@ export class FakeApiServer {
       return;
     }
     response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // The API server sends the headers of a watch at once, before any event.
+    response.flushHeaders();
     const open: OpenWatch = version === undefined ? { kind, response } : { kind, response, version };
     const from = url.searchParams.get('resourceVersion') ?? '';
     if (from !== '' && from !== '0' && Number(from) < this.oldestWatchable[kind]) {
