@@ -74,6 +74,12 @@ describe('evaluate', () => {
     expect(evaluate(ctx, [fakeRule], now).mode).toBe('enforce');
   });
 
+  it('uses the default mode for a Namespace whose own label says dry-run', () => {
+    const ns = phiNamespace('billing', { 'phi-mesh-guard.io/mode': 'dry-run' });
+    const ctx = mutateContext({ object: ns, oldObject: ns, operation: 'UPDATE', namespace: 'billing', cluster: [ns] });
+    expect(evaluate(ctx, [fakeRule], now).mode).toBe('enforce');
+  });
+
   it.each([
     { name: 'kube-system', namespace: 'kube-system', subResource: undefined, extra: {} },
     { name: 'guard namespace', namespace: 'phi-mesh-guard', subResource: undefined, extra: {} },

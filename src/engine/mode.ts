@@ -8,7 +8,10 @@ import type { Mode } from './decision.js';
  */
 export function effectiveMode(ctx: EvaluationContext): Mode {
   const { config } = ctx;
-  if (ctx.namespace === '' || ctx.namespace === config.rootNamespace) {
+  // The API server sets request.namespace to a Namespace object's own name, so a
+  // namespace's own mode label must not decide how changes to that namespace are judged.
+  const isNamespaceObject = ctx.group === '' && ctx.kind === 'Namespace';
+  if (ctx.namespace === '' || isNamespaceObject || ctx.namespace === config.rootNamespace) {
     return config.defaultMode;
   }
   const label = ctx.view.namespace(ctx.namespace)?.labels[config.modeLabelKey];
