@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { GuardError } from '../errors.js';
-import { certsUsage, runCerts } from './certs.js';
-import { checkUsage, runCheck } from './check.js';
-import { manifestsUsage, runManifests } from './manifests.js';
-import { recordsUsage, runRecords } from './records.js';
-import { runServe, serveUsage } from './serve.js';
 import { UsageError } from './usage-error.js';
 
 const usage = `Usage: phi-mesh-guard COMMAND [options]
@@ -20,12 +15,36 @@ Commands:
 Run "phi-mesh-guard COMMAND --help" for a command's options.
 `;
 
-const commands: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
-  serve: { run: runServe, usage: serveUsage },
-  check: { run: runCheck, usage: checkUsage },
-  records: { run: runRecords, usage: recordsUsage },
-  certs: { run: runCerts, usage: certsUsage },
-  manifests: { run: runManifests, usage: manifestsUsage },
+interface Command {
+  run: (args: string[]) => Promise<number>;
+  usage: string;
+}
+
+/**
+ * Each command's module is imported only when that command runs, so `check` and
+ * `records` start without loading the Kubernetes client and the HTTP server.
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => {
+    const module = await import('./serve.js');
+    return { run: module.runServe, usage: module.serveUsage };
+  },
+  check: async () => {
+    const module = await import('./check.js');
+    return { run: module.runCheck, usage: module.checkUsage };
+  },
+  records: async () => {
+    const module = await import('./records.js');
+    return { run: module.runRecords, usage: module.recordsUsage };
+  },
+  certs: async () => {
+    const module = await import('./certs.js');
+    return { run: module.runCerts, usage: module.certsUsage };
+  },
+  manifests: async () => {
+    const module = await import('./manifests.js');
+    return { run: module.runManifests, usage: module.manifestsUsage };
+  },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -39,11 +58,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${manifest.version}\n`);
     return 0;
   }
-  const command = commands[name];
-  if (command === undefined) {
+  const load = commands[name];
+  if (load === undefined) {
     process.stderr.write(`phi-mesh-guard: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
+  const command = await load();
   try {
     return await command.run(args);
   } catch (error) {
