@@ -24,12 +24,12 @@ const checkedKinds: ReadonlySet<string> = new Set([
 
 const operations: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
-/** The `kind` label: the request kind when rules check it, else `other`. */
+/** Returns the `kind` label value: the request kind when rules check it, else `other`. */
 export function kindLabel(kind: string): string {
   return checkedKinds.has(kind) ? kind : 'other';
 }
 
-/** The `operation` label: an admission operation, else `other`. */
+/** Returns the `operation` label value: an admission operation, else `other`. */
 export function operationLabel(operation: string): string {
   return operations.has(operation) ? operation : 'other';
 }

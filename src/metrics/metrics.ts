@@ -3,7 +3,7 @@ import type { Endpoint } from '../admission/response.js';
 import type { Decision } from '../engine/decision.js';
 import { kindLabel, operationLabel } from './labels.js';
 
-/** Why a request got no decision, or got an `error` decision, as the `kind` label of `phi_mesh_guard_errors_total`. */
+/** The failure behind a request without a decision or with an `error` decision: the `kind` label of `phi_mesh_guard_errors_total`. */
 export type ErrorKind = 'invalid_review' | 'body_too_large' | 'evaluation_failed' | 'record_write_failed' | 'internal';
 
 const errorKinds: readonly ErrorKind[] = ['invalid_review', 'body_too_large', 'evaluation_failed', 'record_write_failed', 'internal'];
@@ -19,7 +19,8 @@ export interface MetricsOptions {
 
 const prefix = 'phi_mesh_guard_';
 
-// Evaluation takes tens of microseconds for a typical pod and grows with object size.
+// Evaluation takes a few microseconds for a typical pod and about 0.1 ms for a 1.5 MiB
+// object (npm run bench:engine), so the buckets start at 10 µs.
 const evaluationBuckets = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 // A whole request includes TLS, body parsing and the record write, which waits for fdatasync.
 const requestBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -54,13 +55,13 @@ export class GuardMetrics {
 
     this.#reviews = new Counter({
       name: `${prefix}reviews_total`,
-      help: 'AdmissionReviews answered with a decision, by endpoint, operation, kind (other for kinds no rule checks), decision and mode.',
+      help: 'AdmissionReviews that got a decision, by endpoint, operation, kind (other for kinds no rule checks), decision and mode.',
       labelNames: ['endpoint', 'operation', 'kind', 'decision', 'mode'],
       registers,
     });
     this.#violations = new Counter({
       name: `${prefix}violations_total`,
-      help: 'Rule violations found in answered reviews, by rule id; exempted="true" counts those a configured exemption admitted.',
+      help: 'Rule violations found in reviews that got a decision, by rule id; exempted="true" counts those a configured exemption admitted.',
       labelNames: ['rule', 'exempted'],
       registers,
     });
@@ -110,7 +111,7 @@ export class GuardMetrics {
     }
   }
 
-  /** Counts one answered review and each of its violations. */
+  /** Counts one review that got a decision, and each of its violations. */
   countReview(endpoint: Endpoint, operation: string, kind: string, decision: Pick<Decision, 'decision' | 'mode' | 'violations'>): void {
     const operationValue = operationLabel(operation);
     const kindValue = kindLabel(kind);
