@@ -58,9 +58,9 @@ export const configSchema = z.strictObject({
   records: z
     .strictObject({
       path: z.string().min(1).default('records/decisions.jsonl'),
-      fsyncIntervalMs: z.number().int().min(0).max(1000).default(2),
+      fsyncIntervalMs: z.number().int().min(0).max(1000).default(0),
     })
-    .default({ path: 'records/decisions.jsonl', fsyncIntervalMs: 2 }),
+    .default({ path: 'records/decisions.jsonl', fsyncIntervalMs: 0 }),
   server: z
     .strictObject({
       port: z.number().int().min(1).max(65535).default(8443),

@@ -34,7 +34,7 @@ export class RecorderError extends Error {
   }
 }
 
-const DEFAULT_FSYNC_INTERVAL_MS = 2;
+const DEFAULT_FSYNC_INTERVAL_MS = 0;
 // Bounds one write to about 512 KiB when records are about 1 KiB each (an estimate).
 const DEFAULT_MAX_BATCH = 512;
 const TAIL_CHUNK_BYTES = 64 * 1024;
@@ -59,8 +59,8 @@ interface DurableHead {
  *
  * Records get their `seq` and `prevHash` synchronously in `append`, so the chain follows
  * call order. Lines are written in batches. The first append after an idle period starts
- * a timer of `fsyncIntervalMs`, and every record appended until it fires is written with
- * one write and one fdatasync. Records appended while a batch is being written form the
+ * a timer of `fsyncIntervalMs` (0 means the end of the current event loop turn), and every
+ * record appended until it fires is written with one write and one fdatasync. Records appended while a batch is being written form the
  * next batch, which is written as soon as that one is synced. An append resolves only
  * after its line is synced.
  *
@@ -91,7 +91,7 @@ export class DecisionRecorder {
   #durable: DurableHead;
 
   #queue: QueuedRecord[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #writing = false;
   #drained: Promise<void> = Promise.resolve();
   #failure: RecorderError | undefined;
@@ -219,15 +219,26 @@ export class DecisionRecorder {
       this.#startWriting();
       return;
     }
-    this.#timer ??= setTimeout(() => {
+    if (this.#timer !== undefined) {
+      return;
+    }
+    const start = (): void => {
       this.#timer = undefined;
       this.#startWriting();
-    }, this.#fsyncIntervalMs);
+    };
+    // Node.js runs setTimeout(fn, 0) after at least 1 ms, so an interval of 0 uses
+    // setImmediate: the batch then holds every record appended in the same turn of
+    // the event loop.
+    this.#timer = this.#fsyncIntervalMs === 0 ? setImmediate(start) : setTimeout(start, this.#fsyncIntervalMs);
   }
 
   #startWriting(): void {
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+      if (this.#fsyncIntervalMs === 0) {
+        clearImmediate(this.#timer as NodeJS.Immediate);
+      } else {
+        clearTimeout(this.#timer as NodeJS.Timeout);
+      }
       this.#timer = undefined;
     }
     if (this.#writing) {
