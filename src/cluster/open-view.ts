@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
 import { readManifests } from '../manifest/read.js';
-import { InformerClusterView } from './informer-view.js';
-import { loadKubeConfig } from './kubeconfig.js';
 import { StaticClusterView } from './static-view.js';
 import type { ClusterView } from './view.js';
 
@@ -41,6 +39,9 @@ export async function openClusterView(options: OpenClusterViewOptions): Promise<
     return fixed(view, 'cluster-state');
   }
 
+  // The Kubernetes client adds about 75 MiB to the process, so it is loaded only
+  // when no --cluster-state manifests are given.
+  const { loadKubeConfig } = await import('./kubeconfig.js');
   const kubeConfig = loadKubeConfig(options.kubeconfigFile === undefined ? {} : { file: options.kubeconfigFile });
   if (kubeConfig === undefined) {
     logger.warn(
@@ -51,6 +52,7 @@ export async function openClusterView(options: OpenClusterViewOptions): Promise<
   }
 
   logger.info({ context: kubeConfig.getCurrentContext(), server: kubeConfig.getCurrentCluster()?.server }, 'cluster view from informers');
+  const { InformerClusterView } = await import('./informer-view.js');
   const view = new InformerClusterView({ kubeConfig, logger, rootNamespace: options.rootNamespace });
   return {
     view,
