@@ -10,6 +10,9 @@ export const errorCodes = {
   CONFIG_INVALID: 'The configuration file or environment has invalid values.',
   INPUT_UNUSABLE: 'A manifest given to the command line cannot be read or parsed.',
   CERTIFICATE_FAILED: 'The serving certificate could not be loaded or created.',
+  LISTEN_FAILED: 'The HTTPS server could not listen on the configured address and port.',
+  NOT_FOUND: 'An HTTP request named a path the server does not serve.',
+  INTERNAL: 'A bug in the guard; its log holds the details.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { InputError } from '../errors.js';
 import { UsageError } from './usage-error.js';
 import { readManifests } from '../manifest/read.js';
 import { checkManifests, type CheckResult } from '../offline/check.js';
@@ -57,6 +58,9 @@ export async function runCheck(args: string[]): Promise<number> {
 
   const config = await loadConfig(values.config !== undefined ? { file: values.config } : {});
   const documents = await readManifests(paths);
+  if (documents.length === 0) {
+    throw new InputError(`no Kubernetes objects found in ${paths.join(', ')}; an empty input would pass every check`);
+  }
   const results = checkManifests({
     documents,
     config,
@@ -91,8 +95,10 @@ export function formatTable(results: readonly CheckResult[]): string {
     }
   }
   const count = (...kinds: string[]): number => results.filter((result) => kinds.includes(result.decision)).length;
+  const dryRun = results.some((result) => result.decision === 'would-deny' || result.decision === 'would-mutate');
+  const [denied, mutated] = dryRun ? ['would be denied', 'would be mutated'] : ['denied', 'mutated'];
   lines.push(
-    `${results.length} objects: ${count('deny', 'would-deny')} denied, ${count('mutate', 'would-mutate')} mutated, ` +
+    `${results.length} ${results.length === 1 ? 'object' : 'objects'}: ${count('deny', 'would-deny')} ${denied}, ${count('mutate', 'would-mutate')} ${mutated}, ` +
       `${count('allow')} allowed, ${count('error')} not evaluable`,
   );
   return `${lines.join('\n')}\n`;

@@ -19,7 +19,16 @@ export async function runRecords(args: string[]): Promise<number> {
   if (action !== 'verify') {
     throw new UsageError(`unknown records command "${action}"; the only one is "verify"`);
   }
-  const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {}, strict: true });
+  const { positionals, values } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(recordsUsage);
+    return 0;
+  }
   if (positionals.length === 0) {
     throw new UsageError('records verify needs at least one FILE');
   }
@@ -32,7 +41,8 @@ export async function runRecords(args: string[]): Promise<number> {
     return 2;
   }
   if (result.ok) {
-    process.stdout.write(`chain intact: ${result.records} records in ${result.files} files, last hash ${result.lastHash ?? 'none'}\n`);
+    const files = result.files === 1 ? '1 file' : `${result.files} files`;
+    process.stdout.write(`chain intact: ${result.records} records in ${files}, last hash ${result.lastHash ?? 'none'}\n`);
     return 0;
   }
   process.stdout.write(`chain broken at ${result.file}:${result.line}: ${result.message}\n`);

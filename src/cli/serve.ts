@@ -10,6 +10,7 @@ import { rules } from '../rules/catalog.js';
 import { createApp } from '../server/app.js';
 import { CertificateReloader } from '../tls/certificate-reloader.js';
 import { loadServingCertificate } from '../tls/serving-certificate.js';
+import { GuardError, RecordWriteError } from '../errors.js';
 import { UsageError } from './usage-error.js';
 
 export const serveUsage = `Usage: phi-mesh-guard serve [options]
@@ -20,6 +21,8 @@ GET /metrics.
 Options:
   --config FILE            configuration file (YAML or JSON); defaults serve a local run
   --port N                 HTTPS port (default 8443)
+  --host ADDRESS           address to listen on (default 0.0.0.0, every interface;
+                           127.0.0.1 keeps a local run on loopback)
   --cert-dir DIR           folder for the development certificate (default certs)
   --cluster-state PATH     Namespace and PeerAuthentication manifests that form the
                            cluster view (file, folder or -; repeatable); for offline runs
@@ -40,6 +43,7 @@ export async function runServe(args: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       port: { type: 'string' },
+      host: { type: 'string' },
       'cert-dir': { type: 'string' },
       'cluster-state': { type: 'string', multiple: true },
       kubeconfig: { type: 'string' },
@@ -55,10 +59,14 @@ export async function runServe(args: string[]): Promise<number> {
     return 0;
   }
 
+  if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) {
+    throw new UsageError(`--port must be a whole number from 1 to 65535, found "${values.port}"`);
+  }
   const config = await loadConfig({
     ...(values.config !== undefined ? { file: values.config } : {}),
     overrides: {
       'server.port': values.port === undefined ? undefined : Number(values.port),
+      'server.host': values.host,
       'server.certDir': values['cert-dir'],
       'records.path': values.records,
       defaultMode: values.mode,
@@ -80,7 +88,7 @@ export async function runServe(args: string[]): Promise<number> {
   const view = clusterView.view;
 
   const replica = process.env.POD_NAME ?? hostname();
-  const recorder = await DecisionRecorder.open({ path: config.records.path, replica, fsyncIntervalMs: config.records.fsyncIntervalMs });
+  const recorder = await openRecorder(config.records.path, replica, config.records.fsyncIntervalMs);
   const certificate = await loadServingCertificate(config.server, logger);
 
   const tlsOptions = { minVersion: 'TLSv1.2' } as const;
@@ -96,12 +104,17 @@ export async function runServe(args: string[]): Promise<number> {
   const app = createApp({ config, view, rules, sink: recorder, logger, metrics, isReady: () => view.synced() });
   const server = createServer({ cert: certificate.cert, key: certificate.key, ...tlsOptions }, app);
   server.keepAliveTimeout = 65_000;
-  reloader.start(server);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, config.server.host, () => resolve());
+    });
+  } catch (error) {
+    await recorder.close();
+    throw listenError(error, config.server.host, config.server.port);
+  }
+  reloader.start(server);
   clusterView.start();
   logger.info(
     {
@@ -137,4 +150,24 @@ export async function runServe(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+async function openRecorder(path: string, replica: string, fsyncIntervalMs: number): Promise<DecisionRecorder> {
+  try {
+    return await DecisionRecorder.open({ path, replica, fsyncIntervalMs });
+  } catch (error) {
+    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
+    throw new RecordWriteError(`cannot open decision record file ${path}: ${cause}; give --records (or records.path) a writable file`, { cause: error });
+  }
+}
+
+function listenError(error: unknown, host: string, port: number): GuardError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'the address is already in use; stop the other process or choose another port with --port'
+      : code === 'EACCES'
+        ? 'permission denied; choose a port above 1023 with --port'
+        : (error as Error).message;
+  return new GuardError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${reason}`, { cause: error });
 }

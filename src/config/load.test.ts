@@ -48,13 +48,23 @@ describe('loadConfig', () => {
     const error = await loadConfig({ file, env: {} }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
-    expect(message.split('\n')[0]).toBe(`invalid configuration in ${file}:`);
+    expect(message.split('\n')[0]).toBe(`invalid configuration from ${file}:`);
     expect(message).toContain('  - defaultMode: ');
     expect(message).toContain('colour');
     expect(message).toContain('  - server.port: ');
     expect(message).toContain('certFile and keyFile must be set together');
     expect(message).toContain('  - exemptions.0.expires: must be an ISO 8601 date such as 2027-06-30');
     expect(message).toContain('an exemption names exactly one of "name" or "selector"');
+  });
+
+  it('rejects exemptions for unknown rules and kinds', async () => {
+    const file = configFile(
+      ['exemptions:', '  - rule: authz-no-wildcard-alow', '    kind: AuthorisationPolicy', '    namespace: billing', '    name: gateway', '    reason: public gateway'].join('\n'),
+    );
+    const error = await loadConfig({ file, env: {} }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/ {2}- exemptions\.0\.rule: Invalid option: expected one of "pod-phi-labels"\|/);
+    expect((error as Error).message).toMatch(/ {2}- exemptions\.0\.kind: Invalid option: expected one of "Pod"\|/);
   });
 
   it('lets the environment and flags override the file', async () => {

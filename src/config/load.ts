@@ -34,28 +34,33 @@ export interface LoadOptions {
  */
 export async function loadConfig(options: LoadOptions = {}): Promise<GuardConfig> {
   let raw: Record<string, unknown> = {};
+  const sources: string[] = [];
   if (options.file !== undefined) {
     raw = await readConfigFile(options.file);
+    sources.push(options.file);
   }
   for (const [variable, path] of Object.entries(environmentVariables)) {
     const value = (options.env ?? process.env)[variable];
     if (value !== undefined && value !== '') {
       const dotted = path.join('.');
       setPath(raw, path, numericPaths.has(dotted) ? coerceNumber(value) : value);
+      sources.push(`environment variable ${variable}`);
     }
   }
-  for (const [dotted, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) {
-      setPath(raw, dotted.split('.'), value);
-    }
+  const flags = Object.entries(options.overrides ?? {}).filter(([, value]) => value !== undefined);
+  for (const [dotted, value] of flags) {
+    setPath(raw, dotted.split('.'), value);
   }
-  return parseConfig(raw, options.file ?? 'defaults');
+  if (flags.length > 0) {
+    sources.push('command-line flags');
+  }
+  return parseConfig(raw, sources.length === 0 ? 'defaults' : sources.join(', '));
 }
 
 export function parseConfig(raw: unknown, source: string): GuardConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(`invalid configuration in ${source}:\n${formatIssues(result.error.issues)}`);
+    throw new ConfigError(`invalid configuration from ${source}:\n${formatIssues(result.error.issues)}`);
   }
   return deepFreeze(result.data);
 }

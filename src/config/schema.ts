@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkedKinds, ruleIds } from '../rules/vocabulary.js';
 
 const labelKey = z
   .string()
@@ -13,8 +14,8 @@ const isoDate = z
 
 export const exemptionSchema = z
   .strictObject({
-    rule: z.string().min(1),
-    kind: z.string().min(1),
+    rule: z.enum(ruleIds),
+    kind: z.enum(checkedKinds),
     namespace: z.string().min(1),
     name: z.string().min(1).optional(),
     selector: z.strictObject({ matchLabels: z.record(z.string(), z.string()) }).optional(),

@@ -3,30 +3,15 @@
  * caller who sends reviews of made-up kinds or operations cannot grow the number of
  * time series. Names and namespaces never become labels.
  */
+import { checkedKinds } from '../rules/vocabulary.js';
 
-/** The kinds that rules check, including the options kinds of CONNECT reviews. */
-const checkedKinds: ReadonlySet<string> = new Set([
-  'Pod',
-  'Deployment',
-  'StatefulSet',
-  'DaemonSet',
-  'ReplicaSet',
-  'Job',
-  'CronJob',
-  'Namespace',
-  'PeerAuthentication',
-  'AuthorizationPolicy',
-  'DestinationRule',
-  'PodExecOptions',
-  'PodAttachOptions',
-  'PodPortForwardOptions',
-]);
+const checkedKindSet: ReadonlySet<string> = new Set(checkedKinds);
 
 const operations: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
 /** Returns the `kind` label value: the request kind when rules check it, else `other`. */
 export function kindLabel(kind: string): string {
-  return checkedKinds.has(kind) ? kind : 'other';
+  return checkedKindSet.has(kind) ? kind : 'other';
 }
 
 /** Returns the `operation` label value: an admission operation, else `other`. */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -404,5 +404,36 @@ describe('DecisionRecorder.open recovery', () => {
 
     expect(error.code).toBe('RECORD_LOG_CORRUPT');
     expect(error.message).toMatch(message);
+  });
+});
+
+describe('DecisionRecorder file lock', () => {
+  it('refuses a second recorder on one file until the first closes', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'phi-mesh-guard-lock-')), 'decisions.jsonl');
+    const first = await DecisionRecorder.open({ path, replica: 'a' });
+    const second = await DecisionRecorder.open({ path, replica: 'b' }).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(RecorderError);
+    expect((second as RecorderError).code).toBe('RECORD_LOG_LOCKED');
+    expect((second as Error).message).toBe(`decision record file ${path} is already open in this process`);
+    await first.close();
+    const third = await DecisionRecorder.open({ path, replica: 'c' });
+    await third.close();
+  });
+
+  it.each([
+    { name: 'running process keeps it', owner: () => String(process.ppid), locked: true },
+    { name: 'stale pid is taken over', owner: () => '2147483646', locked: false },
+    { name: 'garbage is taken over', owner: () => 'not a pid', locked: false },
+  ])('lock file of another process: $name', async ({ owner, locked }) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'phi-mesh-guard-lock-')), 'decisions.jsonl');
+    writeFileSync(`${path}.lock`, `${owner()}\n`);
+    const result = await DecisionRecorder.open({ path, replica: 'a' }).catch((error: unknown) => error);
+    if (locked) {
+      expect((result as RecorderError).code).toBe('RECORD_LOG_LOCKED');
+      expect((result as Error).message).toContain(`is in use by process ${process.ppid}`);
+    } else {
+      expect(result).toBeInstanceOf(DecisionRecorder);
+      await (result as DecisionRecorder).close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import type { Decision, RequestSummary } from '../engine/decision.js';
+import { lockRecordFile, RecordFileLockedError } from './file-lock.js';
 import { buildRecordLine, GENESIS_HASH, type DecisionRecord } from './record.js';
 
 export interface RecorderOptions {
@@ -17,6 +18,7 @@ export interface RecorderOptions {
 
 export type RecorderErrorCode =
   | 'RECORD_LOG_OPEN_FAILED'
+  | 'RECORD_LOG_LOCKED'
   | 'RECORD_LOG_CORRUPT'
   | 'RECORD_WRITE_FAILED'
   | 'RECORDER_FAILED'
@@ -82,6 +84,7 @@ export class DecisionRecorder {
   readonly discardedTailBytes: number;
 
   readonly #handle: FileHandle;
+  readonly #unlock: () => Promise<void>;
   readonly #fsyncIntervalMs: number;
   readonly #maxBatch: number;
 
@@ -102,7 +105,9 @@ export class DecisionRecorder {
     handle: FileHandle,
     durable: DurableHead,
     discardedTailBytes: number,
+    unlock: () => Promise<void>,
   ) {
+    this.#unlock = unlock;
     this.path = options.path;
     this.replica = options.replica;
     this.#fsyncIntervalMs = options.fsyncIntervalMs;
@@ -116,7 +121,9 @@ export class DecisionRecorder {
 
   /**
    * Opens or creates the log file and continues the chain of its last line. A new or
-   * empty file starts a chain at seq 1 with a `prevHash` of 64 zeros.
+   * empty file starts a chain at seq 1 with a `prevHash` of 64 zeros. Rejects with
+   * `RECORD_LOG_LOCKED` while another recorder, in this or a running process, holds
+   * the file.
    *
    * A last line without a trailing newline comes from a write that was never synced and
    * acknowledged, so it is truncated away and counted in `discardedTailBytes`.
@@ -128,11 +135,23 @@ export class DecisionRecorder {
     const resolved = resolveOptions(options);
 
     let handle: FileHandle;
+    let unlock: () => Promise<void>;
     try {
       await mkdir(dirname(resolved.path), { recursive: true });
+      unlock = await lockRecordFile(resolved.path);
+    } catch (error) {
+      if (error instanceof RecordFileLockedError) {
+        throw new RecorderError('RECORD_LOG_LOCKED', error.message, { cause: error });
+      }
+      throw new RecorderError('RECORD_LOG_OPEN_FAILED', `Opening decision record log ${resolved.path} failed.`, {
+        cause: error,
+      });
+    }
+    try {
       // 'a+' appends every write at the end of the file and still allows reading the tail.
       handle = await open(resolved.path, 'a+');
     } catch (error) {
+      await unlock();
       throw new RecorderError('RECORD_LOG_OPEN_FAILED', `Opening decision record log ${resolved.path} failed.`, {
         cause: error,
       });
@@ -140,9 +159,10 @@ export class DecisionRecorder {
 
     try {
       const { head, discardedTailBytes } = await recoverHead(handle, resolved.path);
-      return new DecisionRecorder(resolved, handle, head, discardedTailBytes);
+      return new DecisionRecorder(resolved, handle, head, discardedTailBytes, unlock);
     } catch (error) {
       await handle.close().catch(() => undefined);
+      await unlock();
       if (error instanceof RecorderError) {
         throw error;
       }
@@ -204,10 +224,12 @@ export class DecisionRecorder {
     try {
       await this.#handle.close();
     } catch (error) {
+      await this.#unlock();
       throw new RecorderError('RECORD_LOG_CLOSE_FAILED', `Closing decision record log ${this.path} failed.`, {
         cause: error,
       });
     }
+    await this.#unlock();
   }
 
   #scheduleWrite(): void {

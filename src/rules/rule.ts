@@ -1,5 +1,6 @@
 import type { PatchOperation } from '../admission/types.js';
 import type { EvaluationContext, Stage } from '../engine/context.js';
+import type { RuleId } from './vocabulary.js';
 
 /** HIPAA Security Rule technical safeguards, by 45 CFR section. */
 export type Control =
@@ -9,19 +10,7 @@ export type Control =
   | '164.312(d)'
   | '164.312(e)(1)';
 
-export type RuleId =
-  | 'pod-phi-labels'
-  | 'pod-injection-opt-out'
-  | 'pod-host-network'
-  | 'pod-traffic-bypass'
-  | 'pod-sidecar-present'
-  | 'pod-interactive-access'
-  | 'namespace-injection'
-  | 'namespace-guard'
-  | 'mtls-strict'
-  | 'mtls-mesh-wide'
-  | 'authz-no-wildcard-allow'
-  | 'dr-mtls-required';
+export type { RuleId } from './vocabulary.js';
 
 export type Severity = 'critical' | 'high' | 'medium';
 

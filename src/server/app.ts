@@ -69,6 +69,12 @@ function metricsRoute(deps: WiredDependencies) {
 
 function reviewRoute(endpoint: Endpoint, deps: WiredDependencies) {
   return async (req: Request, res: Response): Promise<void> => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (!hasBody) {
+      deps.metrics.countError('invalid_review');
+      res.status(400).json({ code: 'INVALID_REVIEW', message: 'request body is empty; send an AdmissionReview as JSON' });
+      return;
+    }
     if (!req.is('json')) {
       deps.metrics.countError('invalid_review');
       res.status(415).json({ code: 'INVALID_REVIEW', message: 'Content-Type must be application/json' });

@@ -54,6 +54,7 @@ describe('phi-mesh-guard check', () => {
     const dryRun = await runCli(['check', '-f', '-', '--phi-namespace', 'claims', '--mode', 'dry-run'], pod);
     expect(dryRun.status).toBe(1);
     expect(dryRun.stdout).toContain('WOULD-DENY');
+    expect(dryRun.stdout.trim().split('\n').at(-1)).toBe('1 object: 1 would be denied, 0 would be mutated, 0 allowed, 0 not evaluable');
   });
 
   it.each([
@@ -65,6 +66,12 @@ describe('phi-mesh-guard check', () => {
     const result = await runCli(args);
     expect(result.status).toBe(2);
     expect(result.stderr.startsWith(message)).toBe(true);
+  });
+
+  it('exits 2 for input without objects', async () => {
+    const result = await runCli(['check', '-f', '-'], '# nothing here\n');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('phi-mesh-guard check: no Kubernetes objects found in -; an empty input would pass every check\n');
   });
 
   it('exits 2 naming the document that cannot be parsed', async () => {

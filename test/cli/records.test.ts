@@ -35,7 +35,7 @@ describe('phi-mesh-guard records verify', () => {
     const path = await writeChain(3);
     const result = await runCli(['records', 'verify', path]);
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^chain intact: 3 records in 1 files, last hash [0-9a-f]{64}\n$/);
+    expect(result.stdout).toMatch(/^chain intact: 3 records in 1 file, last hash [0-9a-f]{64}\n$/);
   });
 
   it.each([

@@ -50,7 +50,7 @@ describe('phi-mesh-guard serve', () => {
     const result = await runCli(['serve', '--config', file]);
     expect(result.status).toBe(2);
     const lines = result.stderr.trim().split('\n');
-    expect(lines[0]).toBe(`phi-mesh-guard serve: invalid configuration in ${file}:`);
+    expect(lines[0]).toBe(`phi-mesh-guard serve: invalid configuration from ${file}:`);
     expect(lines.slice(1).map((line) => line.split(':')[0]).sort()).toEqual(['  - defaultMode', '  - records', '  - server.port']);
   });
 

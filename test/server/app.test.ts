@@ -287,6 +287,12 @@ describe('bad input', () => {
     expect(res.body.response.allowed).toBe(true);
   });
 
+  it('answers an empty body with 400', async () => {
+    const { app } = await start();
+    const res = await request(app).post('/validate').set('Content-Type', 'application/json').expect(400);
+    expect(res.body).toEqual({ code: 'INVALID_REVIEW', message: 'request body is empty; send an AdmissionReview as JSON' });
+  });
+
   it('answers other content types with 415', async () => {
     const { app } = await start();
     await request(app).post('/validate').set('Content-Type', 'text/plain').send('hello').expect(415);
