@@ -44,9 +44,12 @@ export async function readManifests(paths: readonly string[], readStdin: () => P
 
 /**
  * Parses one file's text; `name` appears in sources and messages. js-yaml reads
- * YAML 1.2, so JSON documents parse too; it is several times faster than the `yaml`
- * package on large manifest folders, which the config and deploy code keep using
- * for its comment-preserving document model.
+ * YAML 1.2, so JSON documents parse too. It parses large manifest folders several
+ * times faster than the `yaml` package, which the config and deploy code keep for
+ * its comment-preserving document model.
+ *
+ * NOTE: kubectl reads YAML 1.1, where unquoted `yes`, `no`, `on` and `off` are
+ * booleans; here they stay strings.
  */
 export function parseManifestText(text: string, name: string): ManifestDocument[] {
   let values: unknown[];
@@ -69,7 +72,7 @@ export function parseManifestText(text: string, name: string): ManifestDocument[
   return documents;
 }
 
-/** The 0-based index of the document that contains `position`, counted by `---` separators. */
+/** Counts `---` separators to find the 0-based index of the document that contains `position`. */
 function documentIndexAt(text: string, position: number): number {
   const before = text.slice(0, position);
   const separators = before.match(/^---(?:[ \t].*)?$/gm)?.length ?? 0;
