@@ -11,6 +11,12 @@ describe('parseManifestText', () => {
     expect(parseManifestText(text, 'ns.yaml').map((document) => document.source)).toEqual(['ns.yaml#0', 'ns.yaml#2']);
   });
 
+  it('keeps unquoted timestamps as strings', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  annotations:\n    kubectl.kubernetes.io/restartedAt: 2026-12-04T10:00:00Z\n';
+    const [document] = parseManifestText(text, 'pod.yaml');
+    expect(document!.object.metadata!.annotations).toEqual({ 'kubectl.kubernetes.io/restartedAt': '2026-12-04T10:00:00Z' });
+  });
+
   it('reads JSON and expands List kinds', () => {
     const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }] });
     expect(parseManifestText(text, 'list.json')).toEqual([

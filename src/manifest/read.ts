@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { loadAll, YAMLException } from 'js-yaml';
+import { CORE_SCHEMA, loadAll, YAMLException } from 'js-yaml';
 import type { KubeObject } from '../admission/types.js';
 import { isMap } from '../engine/object.js';
 import { InputError } from '../errors.js';
@@ -48,13 +48,17 @@ export async function readManifests(paths: readonly string[], readStdin: () => P
  * times faster than the `yaml` package, which the config and deploy code keep for
  * its comment-preserving document model.
  *
+ * The core schema keeps unquoted timestamps, such as a `restartedAt` annotation,
+ * as strings, as the API server stores them; js-yaml's default schema would make
+ * them Date objects.
+ *
  * NOTE: kubectl reads YAML 1.1, where unquoted `yes`, `no`, `on` and `off` are
  * booleans; here they stay strings.
  */
 export function parseManifestText(text: string, name: string): ManifestDocument[] {
   let values: unknown[];
   try {
-    values = loadAll(text, undefined, { filename: name });
+    values = loadAll(text, undefined, { filename: name, schema: CORE_SCHEMA });
   } catch (error) {
     if (!(error instanceof YAMLException)) {
       throw error;
