@@ -1,7 +1,7 @@
 /**
  * Defensive readers for Kubernetes objects that arrive as untyped JSON. A field of
- * the wrong type raises an EvaluationError naming its path, so the guard answers
- * with a clear message instead of crashing or guessing.
+ * the wrong type raises an EvaluationError naming its path, so the guard returns
+ * a clear message instead of crashing or guessing.
  */
 import { EvaluationError } from '../errors.js';
 
@@ -11,7 +11,7 @@ export function isMap(value: unknown): value is JsonMap {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The map at `path`, `undefined` when absent or null. */
+/** Returns the map at `path`, or `undefined` when it is absent or null. */
 export function optionalMap(value: unknown, path: string): JsonMap | undefined {
   if (value === undefined || value === null) {
     return undefined;
@@ -22,7 +22,7 @@ export function optionalMap(value: unknown, path: string): JsonMap | undefined {
   return value;
 }
 
-/** The map at `path`; absent or null raises EvaluationError. */
+/** Returns the map at `path`, and raises EvaluationError when it is absent or null. */
 export function requiredMap(value: unknown, path: string): JsonMap {
   const map = optionalMap(value, path);
   if (map === undefined) {
@@ -31,7 +31,7 @@ export function requiredMap(value: unknown, path: string): JsonMap {
   return map;
 }
 
-/** The list at `path`, `[]` when absent or null. */
+/** Returns the list at `path`, or `[]` when it is absent or null. */
 export function optionalList(value: unknown, path: string): unknown[] {
   if (value === undefined || value === null) {
     return [];
@@ -42,7 +42,7 @@ export function optionalList(value: unknown, path: string): unknown[] {
   return value;
 }
 
-/** The string at `path`, `undefined` when absent or null. */
+/** Returns the string at `path`, or `undefined` when it is absent or null. */
 export function optionalString(value: unknown, path: string): string | undefined {
   if (value === undefined || value === null) {
     return undefined;
@@ -53,7 +53,7 @@ export function optionalString(value: unknown, path: string): string | undefined
   return value;
 }
 
-/** A string-to-string map such as labels or annotations; `{}` when absent. */
+/** Returns a string-to-string map such as labels or annotations, or `{}` when it is absent. */
 export function stringMap(value: unknown, path: string): Record<string, string> {
   const map = optionalMap(value, path);
   if (map === undefined) {
