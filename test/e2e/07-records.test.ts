@@ -71,7 +71,7 @@ describe('decision records after the suite', () => {
     const result = await verifyRecords(env.settings.guard.recordsFile);
 
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe(`chain intact: ${records.length} records in 1 files, last hash ${records.at(-1)!.hash}\n`);
+    expect(result.stdout).toBe(`chain intact: ${records.length} records in 1 file, last hash ${records.at(-1)!.hash}\n`);
     expect(result.status).toBe(0);
   });
 
