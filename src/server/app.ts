@@ -4,6 +4,10 @@ import { InvalidReviewError, RecordWriteError } from '../errors.js';
 import { createMetrics, type GuardMetrics } from '../metrics/metrics.js';
 import { handleReview, type ReviewDependencies } from './review-handler.js';
 
+interface RequestWithRawBody extends Request {
+  rawBody?: Buffer;
+}
+
 export interface AppDependencies extends ReviewDependencies {
   /** True when certificates are loaded and the cluster view is synced. */
   isReady: () => boolean;
@@ -34,7 +38,14 @@ export function createApp(appDeps: AppDependencies): express.Express {
   });
   app.get('/metrics', metricsRoute(deps));
 
-  const parseJson = express.json({ limit: deps.config.server.bodyLimitBytes, type: ['application/json', '+json'] });
+  const parseJson = express.json({
+    limit: deps.config.server.bodyLimitBytes,
+    type: ['application/json', '+json'],
+    // Keeps the raw body, so the record can hash the object's bytes as sent.
+    verify: (req, _res, buffer) => {
+      (req as RequestWithRawBody).rawBody = buffer;
+    },
+  });
   for (const endpoint of ['mutate', 'validate'] as const) {
     app.post(`/${endpoint}`, timeRequest(endpoint, metrics), parseJson, reviewRoute(endpoint, deps));
   }
@@ -81,7 +92,7 @@ function reviewRoute(endpoint: Endpoint, deps: WiredDependencies) {
       return;
     }
     try {
-      const outcome = await handleReview(req.body, endpoint, deps);
+      const outcome = await handleReview(req.body, endpoint, deps, (req as RequestWithRawBody).rawBody);
       res.json(outcome.review);
     } catch (error) {
       if (error instanceof InvalidReviewError) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -332,6 +333,30 @@ describe('records', () => {
       expect(text).not.toContain('DB_PASSWORD');
     }
     expect(testApp.logLines.filter((line) => line.msg === 'decision')).toHaveLength(3);
+  });
+});
+
+describe('object hash', () => {
+  it('hashes the object bytes as sent', async () => {
+    const { app, recordsPath } = await start();
+    const object = injectedPod();
+    const objectText = JSON.stringify(object, null, 2);
+    const review = reviewFor(object, { namespace: 'marketing' });
+    (review.request as Record<string, unknown>).object = 'OBJECT-PLACEHOLDER';
+    const bodyText = JSON.stringify(review).replace('"OBJECT-PLACEHOLDER"', objectText);
+
+    await request(app).post('/validate').set('Content-Type', 'application/json').send(bodyText).expect(200);
+    const [record] = await readRecords(recordsPath);
+    expect(record!.objectSha256).toBe(createHash('sha256').update(objectText).digest('hex'));
+    expect(record!.objectSha256).not.toBe(createHash('sha256').update(JSON.stringify(object)).digest('hex'));
+  });
+
+  it('hashes the old object of a DELETE', async () => {
+    const { app, recordsPath } = await start();
+    const body = reviewFor(null, { operation: 'DELETE', oldObject: namespace('marketing'), name: 'marketing' });
+    await request(app).post('/validate').send(body).expect(200);
+    const [record] = await readRecords(recordsPath);
+    expect(record!.objectSha256).toBe(createHash('sha256').update(JSON.stringify(namespace('marketing'))).digest('hex'));
   });
 });
 
