@@ -15,7 +15,7 @@ import { findRequestFieldSpan } from './object-span.js';
 import type { GuardMetrics } from '../metrics/metrics.js';
 import type { Rule } from '../rules/rule.js';
 
-/** Where decisions go before their response is sent. */
+/** The destination of each decision, written before its response is sent. */
 export interface DecisionSink {
   append(request: RequestSummary, decision: Decision, objectSha256: string | null): Promise<unknown>;
 }
@@ -38,7 +38,7 @@ export interface ReviewOutcome {
 
 /**
  * Evaluates one AdmissionReview body and records the decision before returning
- * the response. Throws InvalidReviewError for a body with no uid to answer, and
+ * the response. Throws InvalidReviewError for a body with no uid to echo, and
  * RecordWriteError when the decision cannot be recorded; the caller maps those to
  * HTTP 400 and 500.
  */
@@ -65,15 +65,12 @@ export async function handleReview(body: unknown, endpoint: Endpoint, deps: Revi
     deps.metrics?.countError('invalid_review');
   }
 
-  const log = deps.logger.child({
-    uid: summary.uid,
-    kind: summary.kind,
-    namespace: summary.namespace,
-    name: summary.name,
-    operation: summary.operation,
-  });
+  // The decision line carries the record, which already names the review, so only
+  // the rarer error and debug lines need a child logger bound to those ids.
+  const reviewLogger = (): Logger =>
+    deps.logger.child({ uid: summary.uid, kind: summary.kind, namespace: summary.namespace, name: summary.name, operation: summary.operation });
   if (decision.internalError !== undefined) {
-    log.error({ err: decision.internalError }, 'rule failed while evaluating a review');
+    reviewLogger().error({ err: decision.internalError }, 'rule failed while evaluating a review');
   }
 
   let record: unknown;
@@ -86,9 +83,9 @@ export async function handleReview(body: unknown, endpoint: Endpoint, deps: Revi
   }
   deps.metrics?.observeRecordWrite((performance.now() - writeStart) / 1000, true);
   deps.metrics?.countReview(endpoint, summary.operation, summary.kind, decision);
-  log.info({ record }, 'decision');
-  if (decision.patch.length > 0) {
-    log.debug({ patch: decision.patch }, 'patch');
+  deps.logger.info({ record }, 'decision');
+  if (decision.patch.length > 0 && deps.logger.isLevelEnabled('debug')) {
+    reviewLogger().debug({ patch: decision.patch }, 'patch');
   }
 
   return { review: reviewOf(parsed.apiVersion, buildResponse(summary.uid, decision, endpoint)), decision, summary };
@@ -130,7 +127,7 @@ function hashObject(request: AdmissionRequest, rawBody: Buffer | undefined): str
   return hash.digest('hex');
 }
 
-/** What can be read safely from a review that failed its envelope checks. */
+/** Reads what is safe to read from a review that failed its envelope checks. */
 function unusableSummary(uid: string, body: unknown): RequestSummary {
   const request = (body as { request?: Record<string, unknown> }).request ?? {};
   const text = (value: unknown): string => (typeof value === 'string' ? value : '');
