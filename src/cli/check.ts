@@ -86,7 +86,10 @@ export function formatTable(results: readonly CheckResult[]): string {
       lines.push(`ERROR   ${result.source}  ${subject}  ${result.error}`);
     }
     for (const violation of result.violations) {
-      const label = violation.exemption !== undefined ? 'EXEMPT' : result.decision === 'would-deny' ? 'WOULD-DENY' : 'DENY';
+      let label = result.decision === 'would-deny' ? 'WOULD-DENY' : 'DENY';
+      if (violation.exemption !== undefined) {
+        label = 'EXEMPT';
+      }
       const reason = violation.exemption !== undefined ? ` (exemption: ${violation.exemption.reason})` : '';
       lines.push(`${label.padEnd(7)} ${result.source}  ${subject}  [${violation.rule}] ${violation.message}${reason}`);
     }

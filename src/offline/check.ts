@@ -7,7 +7,8 @@ import type { Decision, DecisionKind, Mode, Violation } from '../engine/decision
 import { evaluate } from '../engine/evaluate.js';
 import { isMap } from '../engine/object.js';
 import type { ManifestDocument } from '../manifest/read.js';
-import type { PatchOperation } from '../admission/types.js';
+import type { AdmissionRequest, PatchOperation } from '../admission/types.js';
+import { contextFromRequest } from '../engine/request-context.js';
 import type { Rule } from '../rules/rule.js';
 
 /** Kinds that have no namespace; every other kind is taken as namespaced. */
@@ -106,30 +107,33 @@ export function checkManifests(options: CheckOptions): CheckResult[] {
   });
 }
 
+/**
+ * Builds the context of a CREATE of `object` as the API server would send it, so the
+ * offline check reads names and namespaces exactly as the webhook does.
+ */
 function contextFor(object: KubeObject, options: CheckOptions, view: StaticClusterView): EvaluationContext {
   const apiVersion = object.apiVersion ?? '';
   const slash = apiVersion.indexOf('/');
+  const group = slash === -1 ? '' : apiVersion.slice(0, slash);
+  const version = slash === -1 ? apiVersion : apiVersion.slice(slash + 1);
   const kind = object.kind ?? '';
-  const metadata = isMap(object.metadata) ? object.metadata : {};
-  const namespaced = !clusterScopedKinds.has(kind);
-  const namespace = namespaced ? (typeof metadata.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : (options.defaultNamespace ?? 'default')) : '';
-  const name = typeof metadata.name === 'string' && metadata.name !== '' ? metadata.name : typeof metadata.generateName === 'string' ? metadata.generateName : '';
-  return {
-    stage: 'offline',
+
+  let namespace = '';
+  if (!clusterScopedKinds.has(kind)) {
+    const metadata = isMap(object.metadata) ? object.metadata : {};
+    const written = typeof metadata.namespace === 'string' ? metadata.namespace : '';
+    namespace = written !== '' ? written : (options.defaultNamespace ?? 'default');
+  }
+
+  const request: AdmissionRequest = {
+    uid: '',
+    kind: { group, version, kind },
+    resource: { group, version, resource: `${kind.toLowerCase()}s` },
     operation: 'CREATE',
-    group: slash === -1 ? '' : apiVersion.slice(0, slash),
-    version: slash === -1 ? apiVersion : apiVersion.slice(slash + 1),
-    kind,
-    resource: `${kind.toLowerCase()}s`,
-    subResource: '',
     namespace,
-    name,
-    user: { username: '', groups: [] },
-    dryRun: true,
+    userInfo: { username: '', groups: [] },
     object,
-    oldObject: undefined,
-    options: undefined,
-    config: options.config,
-    view,
+    dryRun: true,
   };
+  return contextFromRequest(request, 'offline', options.config, view);
 }
