@@ -27,7 +27,7 @@ export class GuardError extends Error {
   }
 }
 
-/** Raised when an AdmissionReview envelope is malformed; answered with HTTP 400. */
+/** Raised when an AdmissionReview envelope is malformed. The server responds with HTTP 400. */
 export class InvalidReviewError extends GuardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('INVALID_REVIEW', message, options);
@@ -41,7 +41,7 @@ export class EvaluationError extends GuardError {
   }
 }
 
-/** Raised when the decision log cannot be appended; answered with HTTP 500. */
+/** Raised when the decision log cannot be appended. The server responds with HTTP 500. */
 export class RecordWriteError extends GuardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('RECORD_WRITE_FAILED', message, options);

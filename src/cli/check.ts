@@ -77,7 +77,7 @@ export async function runCheck(args: string[]): Promise<number> {
   return results.some((result) => result.decision === 'deny' || result.decision === 'would-deny') ? 1 : 0;
 }
 
-/** One line per finding, then a summary line. */
+/** Formats one line per finding, then a summary line. */
 export function formatTable(results: readonly CheckResult[]): string {
   const lines: string[] = [];
   for (const result of results) {

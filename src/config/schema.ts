@@ -91,7 +91,7 @@ export type GuardConfig = z.infer<typeof configSchema>;
 export type Exemption = z.infer<typeof exemptionSchema>;
 export type ModeName = z.infer<typeof modeSchema>;
 
-/** The configuration with every default applied, for tests and offline runs. */
+/** Returns the configuration with every default applied, for tests and offline runs. */
 export function defaultConfig(): GuardConfig {
   return configSchema.parse({});
 }

@@ -40,7 +40,7 @@ export function isPhiLabels(labels: Readonly<Record<string, string>> | undefined
   return labels?.[config.phiLabel.key] === config.phiLabel.value;
 }
 
-/** True when the view holds `namespace` and its labels mark it as holding PHI. */
+/** Returns true when the view contains `namespace` and its labels mark it as a PHI namespace. */
 export function isPhiNamespace(ctx: EvaluationContext, namespace: string = ctx.namespace): boolean {
   if (namespace === '') {
     return false;

@@ -41,7 +41,7 @@ function pod(name: string, extra: Partial<KubeObject['metadata']> = {}): KubeObj
 
 const now = new Date('2026-12-04T12:00:00Z');
 
-/** A context at the mutating endpoint, where the fake rule's patch is computed. */
+/** Builds a context at the mutating endpoint, where the fake rule's patch is computed. */
 function mutateContext(options: ContextOptions) {
   return makeContext({ stage: 'mutate', ...options });
 }
@@ -123,7 +123,7 @@ describe('evaluate', () => {
     expect(result.internalError).toBeUndefined();
   });
 
-  it('keeps a rule bug out of the message but hands it to the caller', () => {
+  it('reports rule bugs without details', () => {
     const ctx = mutateContext({ object: pod('api'), cluster: [phiNamespace('billing')] });
     const result = evaluate(ctx, [throwsTypeError], now);
     expect(result.decision).toBe('error');

@@ -2,7 +2,7 @@ import type { EvaluationContext } from './context.js';
 import type { Mode } from './decision.js';
 
 /**
- * The namespace's mode label when it holds a known mode, else the configured
+ * Returns the namespace's mode label when it names a known mode, else the configured
  * default. Cluster-scoped and root-namespace objects always use the default, so a
  * label on one namespace cannot relax mesh-wide policy.
  */

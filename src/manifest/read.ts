@@ -49,7 +49,7 @@ export async function readManifests(paths: readonly string[], readStdin: () => P
  * its comment-preserving document model.
  *
  * The core schema keeps unquoted timestamps, such as a `restartedAt` annotation,
- * as strings, as the API server stores them; js-yaml's default schema would make
+ * as strings, as the API server stores them. js-yaml's default schema would make
  * them Date objects.
  *
  * NOTE: kubectl reads YAML 1.1, where unquoted `yes`, `no`, `on` and `off` are

@@ -52,7 +52,7 @@ export interface CheckResult {
   decision: DecisionKind;
   violations: Violation[];
   patch: PatchOperation[];
-  /** Why the object could not be evaluated, for `error` decisions. */
+  /** Reason the object could not be evaluated, for `error` decisions. */
   error?: string;
 }
 

@@ -16,7 +16,7 @@ export type Severity = 'critical' | 'high' | 'medium';
 
 /**
  * One named check. A rule is a pure function of the evaluation context: it does no
- * I/O and knows nothing of HTTP, modes, exemptions or records, which the engine
+ * I/O and does not depend on HTTP, modes, exemptions or records, which the engine
  * applies around it.
  */
 export interface Rule {
@@ -25,7 +25,7 @@ export interface Rule {
   controls: readonly Control[];
   /** One sentence for docs and `--help`: what the rule keeps out. */
   summary: string;
-  /** Where the rule runs: webhook endpoints and the offline check. */
+  /** Stages the rule runs in: webhook endpoints and the offline check. */
   stages: readonly Stage[];
   /** Cheap test on the request's kind, operation and subresource. */
   matches(ctx: EvaluationContext): boolean;

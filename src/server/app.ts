@@ -103,7 +103,7 @@ function reviewRoute(endpoint: Endpoint, deps: WiredDependencies) {
       }
       if (error instanceof RecordWriteError) {
         deps.metrics.countError('record_write_failed');
-        deps.logger.error({ err: error, endpoint }, 'decision record not written; answering 500 so the failure policy applies');
+        deps.logger.error({ err: error, endpoint }, 'decision record not written; responding 500 so the failure policy applies');
         res.status(500).json({ code: error.code, message: 'decision record could not be written' });
         return;
       }

@@ -304,7 +304,7 @@ describe('bad input', () => {
     const testApp = await start({ sink: failing });
     const res = await request(testApp.app).post('/validate').send(reviewFor(injectedPod(), { namespace: 'patient-records' })).expect(500);
     expect(res.body).toEqual({ code: 'RECORD_WRITE_FAILED', message: 'decision record could not be written' });
-    expect(testApp.logLines.some((line) => line.level === 50 && line.msg === 'decision record not written; answering 500 so the failure policy applies')).toBe(true);
+    expect(testApp.logLines.some((line) => line.level === 50 && line.msg === 'decision record not written; responding 500 so the failure policy applies')).toBe(true);
   });
 });
 

@@ -22,12 +22,12 @@ export interface ContextOptions {
   options?: unknown;
 }
 
-/** A Namespace manifest with the given labels. */
+/** Returns a Namespace manifest with the given labels. */
 export function namespace(name: string, labels: Record<string, string> = {}): KubeObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
 }
 
-/** A PHI namespace as users label it. */
+/** Returns a PHI namespace as users label it. */
 export function phiNamespace(name: string, labels: Record<string, string> = {}): KubeObject {
   return namespace(name, { 'phi-mesh-guard.io/phi': 'true', ...labels });
 }
@@ -42,7 +42,7 @@ export function groupVersionKindOf(object: KubeObject): { group: string; version
   };
 }
 
-/** An AdmissionRequest as the API server would send it for `options.object`. */
+/** Builds an AdmissionRequest as the API server would send it for `options.object`. */
 export function admissionRequest(options: ContextOptions): AdmissionRequest {
   const subject = options.object ?? options.oldObject ?? undefined;
   const gvk = options.kind ?? (subject ? groupVersionKindOf(subject) : { group: '', version: 'v1', kind: 'Pod' });
@@ -74,7 +74,7 @@ export function makeConfig(partial: Record<string, unknown> = {}): GuardConfig {
   return configSchema.parse(partial);
 }
 
-/** An evaluation context built the way the webhook builds it, from a request. */
+/** Builds an evaluation context the way the webhook does, from a request. */
 export function makeContext(options: ContextOptions): EvaluationContext {
   return contextFromRequest(
     admissionRequest(options),

@@ -3,7 +3,7 @@ import { groupVersionKindOf } from './context.js';
 
 let counter = 0;
 
-/** A fresh AdmissionReview body for `object`, as the API server sends it. */
+/** Builds a fresh AdmissionReview body for `object`, as the API server sends it. */
 export function reviewFor(
   object: KubeObject | null,
   options: {
@@ -46,7 +46,7 @@ export function reviewFor(
   return { apiVersion: options.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', request };
 }
 
-/** A Pod as a ReplicaSet creates it: generateName, no namespace in metadata. */
+/** Returns a Pod as a ReplicaSet creates it: generateName, no namespace in metadata. */
 export function replicaSetPod(overrides: { labels?: Record<string, string>; annotations?: Record<string, string>; containers?: unknown[]; initContainers?: unknown[] } = {}): KubeObject {
   return {
     apiVersion: 'v1',
